@@ -1,0 +1,350 @@
+"""Online association of MaskTrack R-CNN (masktrack.md §3.2-3.3).
+
+Plain tensors in and out: no network, no detectron2 structures. The tracker keeps, per live
+track, only its latest embedding, box, label and last-seen frame index -- never a mask -- so
+its memory is bounded by the retention rule (``num_frames_retain`` frames times the number of
+detections per frame).
+
+``match_logits`` is shared with the track head (training loss and inference), so the logits
+the head is trained on are exactly the ones the tracker scores.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+
+__all__ = ["match_logits", "pairwise_box_iou", "MaskTrackTracker"]
+
+
+def match_logits(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Match logits of query embeddings against reference embeddings (masktrack.md §1.2).
+
+    Args:
+        x: (N, C) query embeddings.
+        ref: (M, C) reference / memory embeddings (M may be 0).
+
+    Returns:
+        (N, M + 1) logits: column 0 is the constant 0 logit of the "new instance" slot,
+        column j + 1 is the plain dot product ``x[i] . ref[j]`` (no normalisation, no
+        temperature). With M = 0 only the dummy column is returned.
+    """
+    sim = x @ ref.t()
+    return torch.cat([sim.new_zeros(sim.shape[0], 1), sim], dim=1)
+
+
+def pairwise_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """IoU of every pair of XYXY boxes (continuous convention: area = (x2-x1)*(y2-y1)).
+
+    Args:
+        boxes1: (N, 4) boxes, XYXY.
+        boxes2: (M, 4) boxes, XYXY, in the same coordinate frame as ``boxes1``.
+
+    Returns:
+        (N, M) IoU; 0 where the boxes do not overlap (also for degenerate boxes).
+    """
+    area1 = (boxes1[:, 2] - boxes1[:, 0]).clamp(min=0) * (boxes1[:, 3] - boxes1[:, 1]).clamp(min=0)
+    area2 = (boxes2[:, 2] - boxes2[:, 0]).clamp(min=0) * (boxes2[:, 3] - boxes2[:, 1]).clamp(min=0)
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]  # (N, M)
+    union = area1[:, None] + area2[None, :] - inter
+    return torch.where(inter > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny),
+                       torch.zeros_like(inter))
+
+
+class MaskTrackTracker:
+    """MaskTrack R-CNN online tracker: memory of tracks + combined match score.
+
+    Call :meth:`reset` at frame 0 of every video, then :meth:`step` once per listed frame, in
+    order. Memory (``T`` live tracks): ids (T,) long, embeddings (T, C) float32, boxes (T, 4)
+    float32 XYXY, labels (T,) long, last-seen frame indices (T,) long. Tracks are kept in
+    creation order (this order is the column order of the score matrix; it only matters for
+    exact ties).
+
+    Score of detection d against memory column t (t = 0 is "new track", t >= 1 is track t):
+    ``S[d, t] = log_softmax(match_logits(e_d, M))[t] + a*log(c_d) + b*IoU(b_d, B_t) + g*[l_d == L_t]``
+    with IoU := 0 and the label indicator := 1 for column 0. With ``use_embedding=False`` the
+    log-softmax term is 0 for every column (ablation: only IoU and label decide).
+
+    Choices where the spec leaves room (see also :meth:`step`):
+
+    * Scores are computed in float32 (the reference's precision, and the track head's).
+    * Ties in the row argmax go to the lowest column, i.e. "new" wins exact ties (as
+      ``torch.max`` in the references).
+    * The per-track best score of a frame starts at ``-inf`` (the references use ``-1e6``;
+      the two only differ for rows whose score is below -1e6, i.e. detection score ~0).
+    * The ``a*log(c)`` term is skipped when ``a == 0`` (avoids ``0 * -inf = nan``).
+    * ``dedup=True`` demotes the earlier detection to -1 (discarded; it does not become a new
+      track) when a later detection of the same frame beats it for the same track.
+    """
+
+    def __init__(
+        self,
+        match_weights: Sequence[float] = (1.0, 2.0, 10.0),
+        num_frames_retain: int = 20,
+        update_label: bool = True,
+        dedup: bool = False,
+        use_embedding: bool = True,
+    ):
+        """
+        Args:
+            match_weights: (alpha, beta, gamma) = weights of log det score, box IoU and label
+                agreement (ORIG ``match_coeff=[1.0, 2.0, 10]``, MMT ``match_weights``).
+            num_frames_retain: a track is removed after the update of frame ``f`` when
+                ``f - last_seen >= num_frames_retain``; ``<= 0`` keeps tracks for the whole
+                video (ORIG). MMT: 20.
+            update_label: overwrite a track's label with its latest detection's (MMT) or keep
+                the label of the frame that created it (ORIG).
+            dedup: False reproduces the references' duplicate-id bug (masktrack.md §7.12);
+                True demotes the earlier loser to -1.
+            use_embedding: False drops the embedding log-probability term (ablation).
+        """
+        if len(match_weights) != 3:
+            raise ValueError(f"match_weights must be (alpha, beta, gamma), got {match_weights!r}")
+        self.alpha, self.beta, self.gamma = (float(w) for w in match_weights)
+        self.num_frames_retain = int(num_frames_retain)
+        self.update_label = bool(update_label)
+        self.dedup = bool(dedup)
+        self.use_embedding = bool(use_embedding)
+        self.reset()
+
+    @classmethod
+    def from_config(cls, cfg) -> "MaskTrackTracker":
+        """Build from ``cfg.TEST.TRACKER.{MATCH_WEIGHTS, NUM_FRAMES_RETAIN, UPDATE_LABEL, DEDUP,
+        USE_EMBEDDING}`` (keys added by ``masktrack_d2.config.add_masktrack_config``)."""
+        t = cfg.TEST.TRACKER
+        return cls(
+            match_weights=tuple(t.MATCH_WEIGHTS),
+            num_frames_retain=t.NUM_FRAMES_RETAIN,
+            update_label=t.UPDATE_LABEL,
+            dedup=t.DEDUP,
+            use_embedding=t.USE_EMBEDDING,
+        )
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget every track and restart ids at 0 (call at frame 0 of each video)."""
+        self._ids = torch.zeros(0, dtype=torch.long)  # (T,), CPU
+        self._last_seen = torch.zeros(0, dtype=torch.long)  # (T,), CPU
+        self._embeds: Optional[torch.Tensor] = None  # (T, C) float32, device of the inputs
+        self._boxes: Optional[torch.Tensor] = None  # (T, 4) float32
+        self._labels: Optional[torch.Tensor] = None  # (T,) long
+        self._next_id = 0
+
+    def __len__(self) -> int:
+        """Number of live tracks T in memory."""
+        return int(self._ids.numel())
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new track will get (= number of tracks started in this video)."""
+        return self._next_id
+
+    @property
+    def track_ids(self) -> torch.Tensor:
+        """(T,) long ids of the live tracks, in creation order (a copy)."""
+        return self._ids.clone()
+
+    @property
+    def last_seen(self) -> torch.Tensor:
+        """(T,) long frame index at which each live track was last output (a copy)."""
+        return self._last_seen.clone()
+
+    @property
+    def embeds(self) -> Optional[torch.Tensor]:
+        """(T, C) float32 latest embedding of each live track (None before any detection, or
+        when ``use_embedding=False`` and no embeddings were given)."""
+        return None if self._embeds is None else self._embeds.clone()
+
+    @property
+    def boxes(self) -> Optional[torch.Tensor]:
+        """(T, 4) float32 latest XYXY box of each live track."""
+        return None if self._boxes is None else self._boxes.clone()
+
+    @property
+    def labels(self) -> Optional[torch.Tensor]:
+        """(T,) long stored label of each live track."""
+        return None if self._labels is None else self._labels.clone()
+
+    # ------------------------------------------------------------------ scoring
+    def score_matrix(self, boxes, scores, labels, embeds) -> torch.Tensor:
+        """Combined match score against the current memory (memory must not be empty).
+
+        Args:
+            boxes: (D, 4) XYXY, scores: (D,), labels: (D,) long, embeds: (D, C) or None when
+                ``use_embedding=False``.
+
+        Returns:
+            (D, T + 1) float32 score matrix S; column 0 is the "new track" slot.
+        """
+        D, T = boxes.shape[0], len(self)
+        device = boxes.device
+        if self.use_embedding:
+            logits = match_logits(embeds.float(), self._embeds.to(embeds.device))
+            S = torch.log_softmax(logits, dim=1).to(device)
+        else:
+            S = torch.zeros(D, T + 1, dtype=torch.float32, device=device)
+        cues = torch.zeros(D, T + 1, dtype=torch.float32, device=device)  # IoU + label terms
+        if self.beta != 0.0:
+            cues[:, 1:] += self.beta * pairwise_box_iou(boxes.float(), self._boxes.to(device))
+        if self.gamma != 0.0:
+            same = labels.to(device)[:, None] == self._labels.to(device)[None, :]  # (D, T)
+            cues[:, 0] += self.gamma
+            cues[:, 1:] += self.gamma * same.float()
+        S = S + cues
+        if self.alpha != 0.0:
+            S = S + self.alpha * torch.log(scores.float().to(device))[:, None]
+        return S
+
+    # ------------------------------------------------------------------ main entry
+    def step(
+        self,
+        frame_idx: int,
+        boxes: torch.Tensor,
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        embeds: Optional[torch.Tensor],
+    ) -> torch.Tensor:
+        """Associate one frame's detections with the memory and update it.
+
+        Args:
+            frame_idx: index of the frame among the video's listed frames (retention counts
+                these indices, so empty frames still age the tracks).
+            boxes: (D, 4) float XYXY boxes, in one fixed coordinate frame for the whole video.
+            scores: (D,) float detection scores in (0, 1].
+            labels: (D,) long class indices.
+            embeds: (D, C) float embeddings; may be None when ``use_embedding=False`` (then
+                embeddings are neither used nor stored).
+
+        Returns:
+            (D,) long track ids on the device of ``labels``: >= 0 for kept detections, -1 for
+            discarded ones. In the default (bug-compatible) mode two detections of one frame can
+            share an id.
+
+        Semantics (masktrack.md §3.2-3.3):
+            * D = 0: returns an empty tensor; memory untouched (no retention pass either).
+            * empty memory: every detection starts a new track (ids from a running counter).
+            * otherwise ``k_d = argmax S[d]``; detections are walked in the given order:
+              ``k_d = 0`` -> new id; ``k_d > 0`` -> the detection takes the track if ``S[d, k_d]``
+              is strictly greater than the best score already recorded for that track in this
+              frame (and raises the record), else -1. The earlier holder keeps the id unless
+              ``dedup`` (then it becomes -1).
+            * memory update: matched tracks get the embedding, box and last-seen frame of the
+              detection (label only if ``update_label``); with duplicates the last detection
+              in order wins (it is the higher-scoring one). New tracks are appended with the
+              detection's embedding, box and label.
+            * retention: then tracks with ``frame_idx - last_seen >= num_frames_retain`` are
+              removed (if ``num_frames_retain > 0``). A track is thus still matchable exactly
+              ``num_frames_retain`` frames after it was last seen, and gone after that frame.
+        """
+        D = int(boxes.shape[0])
+        out_device = labels.device
+        if boxes.dim() != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"boxes must be (D, 4), got {tuple(boxes.shape)}")
+        if scores.shape != (D,) or labels.shape != (D,):
+            raise ValueError(
+                f"scores and labels must be ({D},), got {tuple(scores.shape)}, {tuple(labels.shape)}")
+        if embeds is None:
+            if self.use_embedding:
+                raise ValueError("embeds are required when use_embedding=True")
+        elif embeds.dim() != 2 or embeds.shape[0] != D:
+            raise ValueError(f"embeds must be ({D}, C), got {tuple(embeds.shape)}")
+        if D == 0:
+            return torch.zeros(0, dtype=torch.long, device=out_device)
+
+        labels = labels.long()
+        if embeds is not None and not self.use_embedding:
+            embeds = None  # the ablation never looks at embeddings: do not keep them
+        if embeds is not None and self._embeds is not None and embeds.shape[1] != self._embeds.shape[1]:
+            raise ValueError(
+                f"embedding dim {embeds.shape[1]} differs from memory's {self._embeds.shape[1]}")
+
+        ids = [-1] * D
+        matched_col = [-1] * D  # memory row taken by detection d (-1: new or discarded)
+        if len(self) == 0:
+            for d in range(D):
+                ids[d] = self._next_id
+                self._next_id += 1
+        else:
+            S = self.score_matrix(boxes, scores, labels, embeds)
+            k = torch.argmax(S, dim=1)  # first maximum -> "new" wins exact ties
+            s_best = S.gather(1, k[:, None])[:, 0]
+            k, s_best = k.tolist(), s_best.tolist()
+            mem_ids = self._ids.tolist()
+            record = [-math.inf] * len(self)
+            holder = [-1] * len(self)  # detection currently holding each track (dedup only)
+            for d in range(D):
+                if k[d] == 0:
+                    ids[d] = self._next_id
+                    self._next_id += 1
+                    continue
+                t = k[d] - 1
+                if s_best[d] > record[t]:
+                    record[t] = s_best[d]
+                    if self.dedup and holder[t] >= 0:
+                        ids[holder[t]] = -1
+                        matched_col[holder[t]] = -1
+                    holder[t] = d
+                    ids[d] = mem_ids[t]
+                    matched_col[d] = t
+
+        self._update(frame_idx, ids, matched_col, boxes, labels, embeds)
+        return torch.tensor(ids, dtype=torch.long, device=out_device)
+
+    # ------------------------------------------------------------------ memory
+    def _update(self, frame_idx, ids, matched_col, boxes, labels, embeds) -> None:
+        boxes = boxes.detach().float()
+        labels = labels.detach()
+        embeds = None if embeds is None else embeds.detach().float()
+        # matched tracks: one writer per track, the last in detection order
+        writer = {}
+        for d, t in enumerate(matched_col):
+            if t >= 0:
+                writer[t] = d
+        if writer:
+            rows = list(writer.keys())
+            dets = list(writer.values())
+            rows_t = torch.tensor(rows, dtype=torch.long)
+            dets_t = torch.tensor(dets, dtype=torch.long, device=boxes.device)
+            self._boxes[rows_t.to(self._boxes.device)] = boxes[dets_t].to(self._boxes.device)
+            if embeds is not None:
+                self._embeds[rows_t.to(self._embeds.device)] = embeds[dets_t.to(embeds.device)].to(
+                    self._embeds.device)
+            if self.update_label:
+                self._labels[rows_t.to(self._labels.device)] = labels[dets_t.to(labels.device)].to(
+                    self._labels.device)
+            self._last_seen[rows_t] = int(frame_idx)
+
+        # new tracks, appended in detection order
+        new = [d for d in range(len(ids)) if ids[d] >= 0 and matched_col[d] < 0]
+        if new:
+            new_t = torch.tensor(new, dtype=torch.long, device=boxes.device)
+            new_ids = torch.tensor([ids[d] for d in new], dtype=torch.long)
+            self._ids = torch.cat([self._ids, new_ids])
+            self._last_seen = torch.cat(
+                [self._last_seen, torch.full((len(new),), int(frame_idx), dtype=torch.long)])
+            self._boxes = _append(self._boxes, boxes[new_t])
+            self._labels = _append(self._labels, labels[new_t.to(labels.device)])
+            if embeds is not None:
+                self._embeds = _append(self._embeds, embeds[new_t.to(embeds.device)])
+
+        # retention
+        if self.num_frames_retain > 0 and len(self) > 0:
+            keep = (int(frame_idx) - self._last_seen) < self.num_frames_retain  # (T,) bool, CPU
+            if not bool(keep.all()):
+                self._ids = self._ids[keep]
+                self._last_seen = self._last_seen[keep]
+                self._boxes = self._boxes[keep.to(self._boxes.device)]
+                self._labels = self._labels[keep.to(self._labels.device)]
+                if self._embeds is not None:
+                    self._embeds = self._embeds[keep.to(self._embeds.device)]
+
+
+def _append(mem: Optional[torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``rows`` (K, ...) below ``mem`` (T, ...) (``mem`` None -> ``rows``)."""
+    if mem is None:
+        return rows.clone()
+    return torch.cat([mem, rows.to(mem.device)], dim=0)
