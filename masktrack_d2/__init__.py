@@ -10,4 +10,5 @@ try:
 except ImportError:  # pragma: no cover - metric-only use
     pass
 else:
+    from . import data, modeling  # noqa: F401  (registrations)
     from .config import add_masktrack_config, apply_orig_preset  # noqa: F401

@@ -1,0 +1,127 @@
+"""Training mapper: a key frame and a reference frame of one video, one augmentation for both."""
+import copy
+import logging
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from detectron2.config import configurable
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.data.common import DatasetFromList
+
+from .frames import read_frame
+
+logger = logging.getLogger(__name__)
+
+
+def is_valid_annotation(obj: Dict) -> bool:
+    """A non-crowd instance with a box of positive size (MMT's loader-side filter)."""
+    x, y, w, h = obj["bbox"]
+    return obj.get("iscrowd", 0) == 0 and w >= 1 and h >= 1
+
+
+def key_frame_items(videos: List[Dict], filter_empty: bool = True) -> List[Dict]:
+    """
+    One training item per usable key frame: ``{"video_index", "frame_idx"}``.
+
+    Frames without a valid instance cannot be key frames (both references drop them); one
+    epoch is one pass over these items.
+    """
+    items = []
+    for vi, video in enumerate(videos):
+        for f, annos in enumerate(video["annotations"]):
+            if not filter_empty or any(is_valid_annotation(a) for a in annos):
+                items.append({"video_index": vi, "frame_idx": f})
+    return items
+
+
+class FramePairDatasetMapper:
+    """
+    Maps a key-frame item ``{"video_index", "frame_idx"}`` to a training pair:
+    "image", "instances" (gt_boxes, gt_classes, gt_masks, gt_instance_ids), "ref_image",
+    "ref_instances" (gt_boxes, gt_classes, gt_instance_ids), "height", "width", "file_name".
+
+    The reference frame is drawn uniformly among the video's other listed frames within
+    ``sampling_frame_range`` of the key (MMT), optionally only among frames with a valid
+    instance (ORIG). A one-frame video (or one with no candidate) reuses the key frame.
+    The augmentation is drawn on the key frame and applied unchanged to the reference.
+    """
+
+    @configurable
+    def __init__(self, videos: List[Dict], *, augmentations: List, image_format: str,
+                 sampling_frame_range: int = 100, ref_nonempty_only: bool = False,
+                 mask_format: str = "bitmask"):
+        # Serialised like detectron2's DatasetFromList so forked workers share one buffer.
+        self.videos = DatasetFromList(videos, copy=False, serialize=True)
+        self.augmentations = T.AugmentationList(augmentations)
+        self.image_format = image_format
+        self.sampling_frame_range = sampling_frame_range
+        self.ref_nonempty_only = ref_nonempty_only
+        self.mask_format = mask_format
+        logger.info(f"[FramePairDatasetMapper] augmentations: {augmentations}")
+
+    @classmethod
+    def from_config(cls, cfg, videos, is_train: bool = True):
+        return {
+            "videos": videos,
+            "augmentations": utils.build_augmentation(cfg, is_train),
+            "image_format": cfg.INPUT.FORMAT,
+            "sampling_frame_range": cfg.INPUT.SAMPLING_FRAME_RANGE,
+            "ref_nonempty_only": cfg.INPUT.REF_NONEMPTY_ONLY,
+            "mask_format": cfg.INPUT.MASK_FORMAT,
+        }
+
+    def sample_ref_index(self, video: Dict, key: int) -> int:
+        n = video["length"]
+        lo, hi = max(0, key - self.sampling_frame_range), min(n - 1, key + self.sampling_frame_range)
+        candidates = [f for f in range(lo, hi + 1) if f != key]
+        if self.ref_nonempty_only:
+            candidates = [f for f in candidates
+                          if any(is_valid_annotation(a) for a in video["annotations"][f])]
+        if not candidates:
+            return key
+        # The global RNG: detectron2 seeds it from cfg.SEED and differently in each worker.
+        return int(candidates[np.random.randint(len(candidates))])
+
+    def __call__(self, item: Dict) -> Dict:
+        video = self.videos[item["video_index"]]
+        key = item["frame_idx"]
+        ref = self.sample_ref_index(video, key)
+
+        image = read_frame(video, key, self.image_format)
+        aug_input = T.AugInput(image)
+        transforms = self.augmentations(aug_input)
+        image = aug_input.image
+        ref_image = transforms.apply_image(read_frame(video, ref, self.image_format))
+        image_shape = image.shape[:2]
+
+        key_annos = [a for a in video["annotations"][key] if is_valid_annotation(a)]
+        # The reference frame only provides boxes and ids: skip decoding its masks.
+        ref_annos = [{k: v for k, v in a.items() if k != "segmentation"}
+                     for a in video["annotations"][ref] if is_valid_annotation(a)]
+        return {
+            "file_name": video["file_names"][key],
+            "video_id": video["video_id"],
+            "frame_idx": key,
+            "ref_frame_idx": ref,
+            "height": image_shape[0],
+            "width": image_shape[1],
+            "image": _to_chw(image),
+            "ref_image": _to_chw(ref_image),
+            "instances": self._instances(key_annos, transforms, image_shape),
+            "ref_instances": self._instances(ref_annos, transforms, image_shape),
+        }
+
+    def _instances(self, annos, transforms, image_shape):
+        annos = [utils.transform_instance_annotations(copy.deepcopy(a), transforms, image_shape)
+                 for a in annos]
+        instances = utils.annotations_to_instances(annos, image_shape, mask_format=self.mask_format)
+        instances.gt_instance_ids = torch.tensor([a["instance_id"] for a in annos],
+                                                 dtype=torch.long)
+        return utils.filter_empty_instances(instances)
+
+
+def _to_chw(image: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))

@@ -1,0 +1,1 @@
+from .trainer import MaskTrackTrainer, setup_cfg  # noqa: F401

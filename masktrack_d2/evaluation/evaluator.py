@@ -1,0 +1,100 @@
+"""YTVISEvaluator: video results -> results.json, submission zip, and AP where GT exists."""
+import copy
+import itertools
+import json
+import logging
+import os
+import zipfile
+from collections import OrderedDict
+from typing import Dict, List
+
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+
+from ..utils.file_io import atomic_write
+from .ytvis_eval import YTVISEval, format_table, load_ytvis_gt
+
+logger = logging.getLogger(__name__)
+
+
+def write_submission(results: List[Dict], output_dir: str, zip_name: str = "submission_file.zip"):
+    """
+    Write ``results.json`` and a zip holding only ``results.json`` at its root (the layout the
+    YouTube-VIS servers expect). Both are written atomically. Returns (json path, zip path).
+    """
+    json_path = os.path.join(output_dir, "results.json")
+    with atomic_write(json_path) as f:
+        json.dump(results, f)
+    zip_path = os.path.join(output_dir, zip_name)
+    with atomic_write(zip_path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.write(json_path, arcname="results.json")
+    return json_path, zip_path
+
+
+class YTVISEvaluator(DatasetEvaluator):
+    """
+    Collects per-video track results (outputs of MaskTrackRCNN on a video item), gathers them
+    across processes, writes ``results.json`` and, when the data set has ground truth, computes
+    AP / AR with :mod:`masktrack_d2.evaluation.ytvis_eval`. Without ground truth (the official
+    valid / test splits) it writes a submission zip instead and says so.
+    """
+
+    def __init__(self, dataset_name: str, output_dir: str = None, distributed: bool = True,
+                 submission_name: str = "submission_file.zip"):
+        self._dataset_name = dataset_name
+        self._output_dir = output_dir
+        self._distributed = distributed
+        self._submission_name = submission_name
+        meta = MetadataCatalog.get(dataset_name)
+        self._json_file = meta.json_file
+        self._label_to_id = {v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
+        self._predictions: List[Dict] = []
+
+    def reset(self):
+        self._predictions = []
+
+    def process(self, inputs, outputs):
+        for video_out in outputs:
+            for track in video_out["tracks"]:
+                self._predictions.append({
+                    "video_id": video_out["video_id"],
+                    "category_id": self._label_to_id[track["category_id"]],
+                    "score": float(track["score"]),
+                    "segmentations": track["segmentations"],
+                })
+
+    def evaluate(self):
+        predictions = self._predictions
+        if self._distributed:
+            comm.synchronize()
+            predictions = list(itertools.chain(*comm.gather(predictions, dst=0)))
+            if not comm.is_main_process():
+                return {}
+        # Ties in score keep file order in the metric; sort by video so that the file does
+        # not depend on how videos were sharded across processes.
+        predictions = sorted(predictions, key=lambda p: p["video_id"])
+        gt = load_ytvis_gt(self._json_file)
+        has_gt = bool(gt.get("annotations"))
+        output_dir = self._output_dir
+        if not has_gt:
+            if not output_dir:
+                raise ValueError(f"{self._dataset_name} has no ground truth, and no output_dir "
+                                 "was given to write the submission to")
+            json_path, zip_path = write_submission(predictions, output_dir, self._submission_name)
+            logger.info(f"{self._dataset_name} has no ground truth ({self._json_file}): no AP "
+                        f"computed. Wrote {len(predictions)} tracks to {json_path} and the "
+                        f"submission {zip_path}; upload it to the evaluation server.")
+            return {}
+        if output_dir:
+            with atomic_write(os.path.join(output_dir, "results.json")) as f:
+                json.dump(predictions, f)
+        if not predictions:
+            logger.warning(f"no predictions for {self._dataset_name}: AP is 0")
+        ev = YTVISEval(gt, copy.copy(predictions))
+        stats = ev.run()
+        logger.info(f"YouTube-VIS evaluation of {self._dataset_name}:\n"
+                    + format_table(stats, ev.per_category_ap()))
+        # detectron2 reports percentages; -1 (undefined) becomes NaN as in COCOEvaluator.
+        return OrderedDict(segm={k: (100 * v if v >= 0 else float("nan")) for k, v in stats.items()})

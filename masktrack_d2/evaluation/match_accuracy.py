@@ -1,0 +1,51 @@
+"""Match accuracy of the tracking head on held-out frame pairs (a learning check, not VIS AP)."""
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from ..data.pair_mapper import FramePairDatasetMapper, key_frame_items
+from ..modeling.track_head import match_targets
+from ..modeling.tracker import match_logits
+
+
+@torch.no_grad()
+def evaluate_match_accuracy(model, cfg, videos: List[Dict], max_pairs: int = 200,
+                            seed: int = 0) -> Dict[str, float]:
+    """
+    For held-out pairs (key frame, reference frame of the same video), embed the key frame's
+    ground-truth boxes and the reference's, and count how often the argmax of the match
+    logits picks the right reference instance (or "new" for an instance absent there).
+
+    Returns: {"match_accuracy", "chance", "num_queries"}; chance is the mean of 1 / (M + 1)
+    over queries, the accuracy of a uniform guess.
+    """
+    was_training = model.training
+    model.eval()
+    mapper = FramePairDatasetMapper(cfg, videos, is_train=False)
+    items = key_frame_items(videos)
+    state = np.random.get_state()
+    np.random.seed(seed)  # the mapper draws reference frames from the global RNG
+    try:
+        order = np.random.permutation(len(items))[:max_pairs]
+        correct, total, chance = 0, 0, 0.0
+        for i in order:
+            pair = mapper(items[i])
+            images = model.preprocess_image([pair, {"image": pair["ref_image"]}])
+            features = model.backbone(images.tensor)
+            key = pair["instances"].to(model.device)
+            ref = pair["ref_instances"].to(model.device)
+            if len(key) == 0:
+                continue
+            emb = model.roi_heads.embed({k: v[:1] for k, v in features.items()}, [key.gt_boxes])
+            ref_emb = model.roi_heads.embed({k: v[1:] for k, v in features.items()}, [ref.gt_boxes])
+            t = match_targets(key.gt_instance_ids, ref.gt_instance_ids)
+            pred = match_logits(emb, ref_emb).argmax(dim=1)
+            correct += int((pred == t).sum())
+            total += len(t)
+            chance += len(t) / (len(ref) + 1)
+    finally:
+        np.random.set_state(state)
+        model.train(was_training)
+    return {"match_accuracy": correct / max(total, 1), "chance": chance / max(total, 1),
+            "num_queries": total}

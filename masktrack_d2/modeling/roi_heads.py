@@ -1,0 +1,95 @@
+"""Mask R-CNN RoI heads with the MaskTrack tracking branch."""
+from typing import Dict, List, Optional
+
+import torch
+
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, StandardROIHeads
+from detectron2.modeling.roi_heads.roi_heads import select_foreground_proposals
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import get_event_storage
+
+from .track_head import build_track_head, match_loss, match_targets
+
+
+@ROI_HEADS_REGISTRY.register()
+class MaskTrackROIHeads(StandardROIHeads):
+    """
+    StandardROIHeads plus a tracking head on the box pooler's 7x7 RoI features.
+
+    Training adds ``loss_match``: positive key-frame RoIs against the reference frame's
+    ground-truth boxes. Inference is unchanged; :meth:`embed` gives the embeddings of any
+    boxes, which the video inference calls at the final detections.
+    """
+
+    @configurable
+    def __init__(self, *, track_head, track_loss_weight=1.0, track_separate_sampling=True,
+                 track_loss_norm="matched", **kwargs):
+        super().__init__(**kwargs)
+        self.track_head = track_head
+        self.track_loss_weight = track_loss_weight
+        self.track_separate_sampling = track_separate_sampling
+        self.track_loss_norm = track_loss_norm
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        # The track head reads the box pooler's output (parameter-free, so sharing it is exact).
+        in_channels = [input_shape[f].channels for f in ret["box_in_features"]][0]
+        res = cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION
+        ret["track_head"] = build_track_head(
+            cfg, ShapeSpec(channels=in_channels, height=res, width=res))
+        th = cfg.MODEL.TRACK_HEAD
+        ret.update(track_loss_weight=th.LOSS_WEIGHT,
+                   track_separate_sampling=th.SEPARATE_SAMPLING,
+                   track_loss_norm=th.LOSS_NORM)
+        return ret
+
+    def embed(self, features: Dict[str, torch.Tensor], boxes: List[Boxes]) -> torch.Tensor:
+        """
+        Args:
+            features: FPN maps of the images the boxes belong to.
+            boxes: per image, boxes in that image's network-input coordinates.
+        Returns:
+            (sum of len(boxes[i]), D) embeddings, concatenated in image order.
+        """
+        x = self.box_pooler([features[f] for f in self.box_in_features], boxes)
+        return self.track_head(x)
+
+    def forward(self, images, features, proposals, targets=None,
+                ref_features: Optional[Dict[str, torch.Tensor]] = None,
+                ref_targets: Optional[List[Instances]] = None):
+        """
+        Same as StandardROIHeads.forward; in training ``ref_features`` (the reference frames' FPN
+        maps, same batch order) and ``ref_targets`` (with gt_boxes and gt_instance_ids) are
+        required, and ``targets`` must carry gt_instance_ids.
+        """
+        if not self.training:
+            return super().forward(images, features, proposals, targets)
+        assert ref_features is not None and ref_targets is not None, \
+            "MaskTrackROIHeads needs the reference frames in training"
+        # A second, independent sample for the track head (MMT); ORIG reuses the box sample.
+        track_proposals = (self.label_and_sample_proposals(proposals, targets)
+                           if self.track_separate_sampling else None)
+        sampled, losses = super().forward(images, features, proposals, targets)
+        if track_proposals is None:
+            track_proposals = sampled
+        losses.update(self._forward_track(features, track_proposals, ref_features, ref_targets))
+        return sampled, losses
+
+    def _forward_track(self, features, proposals: List[Instances],
+                       ref_features: Dict[str, torch.Tensor], ref_targets: List[Instances]):
+        fg, _ = select_foreground_proposals(proposals, self.num_classes)
+        key_embeds = self.embed(features, [p.proposal_boxes for p in fg])
+        ref_embeds = self.embed(ref_features, [t.gt_boxes for t in ref_targets])
+        key_embeds = key_embeds.split([len(p) for p in fg])
+        ref_embeds = ref_embeds.split([len(t) for t in ref_targets])
+        targets = [
+            match_targets(p.gt_instance_ids, t.gt_instance_ids) if len(p) else
+            torch.zeros(0, dtype=torch.long, device=t.gt_boxes.device)
+            for p, t in zip(fg, ref_targets)
+        ]
+        loss, acc = match_loss(key_embeds, ref_embeds, targets, self.track_loss_norm)
+        get_event_storage().put_scalar("track_head/match_accuracy", acc)
+        return {"loss_match": loss * self.track_loss_weight}

@@ -1,0 +1,112 @@
+"""The tracking branch: RoI features -> embedding -> match logits against a reference set."""
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.utils.registry import Registry
+
+from .tracker import match_logits
+
+TRACK_HEAD_REGISTRY = Registry("TRACK_HEAD")
+TRACK_HEAD_REGISTRY.__doc__ = """
+Registry for tracking heads: modules mapping pooled RoI features (R, C, H, W) to
+embeddings (R, D) whose dot products score identity matches.
+"""
+
+
+def build_track_head(cfg, input_shape: ShapeSpec):
+    return TRACK_HEAD_REGISTRY.get(cfg.MODEL.TRACK_HEAD.NAME)(cfg, input_shape)
+
+
+@TRACK_HEAD_REGISTRY.register()
+class RoIEmbedHead(nn.Module):
+    """
+    Flatten -> NUM_FC x (FC FC_DIM -> ReLU), the last ReLU optional (paper Sec. 3.1, MMT's
+    RoIEmbedHead). Weights are not shared with the box head's FCs.
+    """
+
+    @configurable
+    def __init__(self, input_shape: ShapeSpec, *, num_fc: int, fc_dim: int, last_relu: bool,
+                 init: str = "default"):
+        super().__init__()
+        in_dim = input_shape.channels * (input_shape.height or 1) * (input_shape.width or 1)
+        self.fcs = nn.ModuleList()
+        for _ in range(num_fc):
+            self.fcs.append(nn.Linear(in_dim, fc_dim))
+            in_dim = fc_dim
+        self.last_relu = last_relu
+        self.output_dim = in_dim
+        if init == "normal":  # ORIG: N(0, 0.01), zero bias
+            for fc in self.fcs:
+                nn.init.normal_(fc.weight, std=0.01)
+                nn.init.zeros_(fc.bias)
+        elif init != "default":
+            raise ValueError(f"MODEL.TRACK_HEAD.INIT must be 'default' or 'normal', got {init!r}")
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        th = cfg.MODEL.TRACK_HEAD
+        return {"input_shape": input_shape, "num_fc": th.NUM_FC, "fc_dim": th.FC_DIM,
+                "last_relu": th.LAST_RELU, "init": th.INIT}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            x: (R, C, H, W) pooled RoI features.
+        Returns:
+            (R, D) embeddings.
+        """
+        x = x.flatten(1)
+        for i, fc in enumerate(self.fcs):
+            x = fc(x)
+            if i < len(self.fcs) - 1 or self.last_relu:
+                x = F.relu(x)
+        return x
+
+
+def match_targets(key_ids: torch.Tensor, ref_ids: torch.Tensor) -> torch.Tensor:
+    """
+    Args:
+        key_ids: (P,) instance id of the key-frame ground truth each positive RoI is assigned to.
+        ref_ids: (M,) instance ids of the reference frame's ground truth, in memory order.
+    Returns:
+        (P,) long targets in [0, M]: j + 1 where key_ids[p] == ref_ids[j], 0 ("new") where the
+        instance is absent from the reference frame.
+    """
+    if ref_ids.numel() == 0 or key_ids.numel() == 0:
+        return torch.zeros_like(key_ids, dtype=torch.long)
+    eq = key_ids[:, None] == ref_ids[None, :]
+    # instance ids are unique within a frame, so at most one column matches
+    return torch.where(eq.any(dim=1), eq.float().argmax(dim=1) + 1, torch.zeros_like(key_ids))
+
+
+def match_loss(key_embeds: List[torch.Tensor], ref_embeds: List[torch.Tensor],
+               targets: List[torch.Tensor], norm: str = "matched"):
+    """
+    Softmax cross-entropy over [new, ref_1..ref_M] per positive RoI (masktrack.md §2.4).
+
+    Args:
+        key_embeds: per image (P_i, D) embeddings of positive key-frame RoIs.
+        ref_embeds: per image (M_i, D) embeddings of the reference ground-truth boxes.
+        targets: per image (P_i,) long targets from :func:`match_targets`.
+        norm: "matched" (MMT: divide by #targets > 0, min 1) or "positives" (ORIG: by P_i, min 1).
+    Returns:
+        (loss, accuracy): the mean over images of the per-image normalised loss, and the
+        fraction of positives whose argmax equals the target (a float, for logging).
+    """
+    if norm not in ("matched", "positives"):
+        raise ValueError(f"MODEL.TRACK_HEAD.LOSS_NORM must be 'matched' or 'positives', got {norm!r}")
+    losses, correct, total = [], 0, 0
+    for x, ref, t in zip(key_embeds, ref_embeds, targets):
+        logits = match_logits(x, ref)  # (P, M + 1)
+        ce = F.cross_entropy(logits, t, reduction="sum")
+        denom = (t > 0).sum() if norm == "matched" else t.numel()
+        losses.append(ce / max(int(denom), 1))
+        correct += int((logits.argmax(dim=1) == t).sum()) if t.numel() else 0
+        total += t.numel()
+    loss = torch.stack(losses).mean() if losses else key_embeds[0].sum() * 0
+    return loss, correct / max(total, 1)

@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""
+Train or evaluate MaskTrack R-CNN with detectron2's DefaultTrainer.
+
+    python train_net.py --num-gpus 8 --config-file configs/youtubevis_2019/masktrack_rcnn_R_50_FPN_12e.yaml
+    python train_net.py --eval-only --config-file <cfg> MODEL.WEIGHTS output/model_final.pth
+    python train_net.py --resume --config-file <cfg>          # continue from the last checkpoint
+"""
+import detectron2.utils.comm as comm
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, launch
+from detectron2.evaluation import verify_results
+
+import masktrack_d2  # noqa: F401  (registers the model and the data sets)
+from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
+
+
+def main(args):
+    cfg = setup_cfg(args, training=not args.eval_only)
+    if args.eval_only:
+        model = MaskTrackTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume)
+        res = MaskTrackTrainer.test(cfg, model)
+        if comm.is_main_process():
+            verify_results(cfg, res)
+        return res
+    trainer = MaskTrackTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    print("Command Line Args:", args)
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
