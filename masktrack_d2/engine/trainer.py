@@ -10,8 +10,6 @@ from ..data.build import build_frame_pair_train_loader, build_video_test_loader,
 from ..evaluation.evaluator import YTVISEvaluator
 from ..solver import apply_epoch_schedule, build_optimizer
 
-logger = logging.getLogger(__name__)
-
 
 class MaskTrackTrainer(DefaultTrainer):
     @classmethod
@@ -43,11 +41,14 @@ def setup_cfg(args, training: bool = True):
     add_masktrack_config(cfg)
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    schedule = None
     if training and cfg.SOLVER.EPOCHS > 0:
         _, items = train_videos_and_items(cfg)
         e = apply_epoch_schedule(cfg, len(items))
-        logger.info(f"{cfg.SOLVER.EPOCHS} epochs x {e} iterations: MAX_ITER={cfg.SOLVER.MAX_ITER}, "
-                    f"STEPS={cfg.SOLVER.STEPS}")
+        schedule = (f"{cfg.SOLVER.EPOCHS} epochs of {len(items)} key frames = {cfg.SOLVER.EPOCHS} x "
+                    f"{e} iterations: MAX_ITER={cfg.SOLVER.MAX_ITER}, STEPS={cfg.SOLVER.STEPS}")
     cfg.freeze()
     default_setup(cfg, args)
+    if schedule:
+        logging.getLogger("masktrack_d2").info(schedule)
     return cfg

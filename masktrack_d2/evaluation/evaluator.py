@@ -1,5 +1,4 @@
 """YTVISEvaluator: video results -> results.json, submission zip, and AP where GT exists."""
-import copy
 import itertools
 import json
 import logging
@@ -13,7 +12,7 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from ..utils.file_io import atomic_write
-from .ytvis_eval import YTVISEval, format_table, load_ytvis_gt
+from .ytvis_eval import YTVISEval, format_table
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,8 @@ class YTVISEvaluator(DatasetEvaluator):
         # Ties in score keep file order in the metric; sort by video so that the file does
         # not depend on how videos were sharded across processes.
         predictions = sorted(predictions, key=lambda p: p["video_id"])
-        gt = load_ytvis_gt(self._json_file)
+        with open(self._json_file) as f:
+            gt = json.load(f)
         has_gt = bool(gt.get("annotations"))
         output_dir = self._output_dir
         if not has_gt:
@@ -90,10 +90,10 @@ class YTVISEvaluator(DatasetEvaluator):
         if output_dir:
             with atomic_write(os.path.join(output_dir, "results.json")) as f:
                 json.dump(predictions, f)
-        if not predictions:
-            logger.warning(f"no predictions for {self._dataset_name}: AP is 0")
-        ev = YTVISEval(gt, copy.copy(predictions))
-        stats = ev.run()
+        ev = YTVISEval(gt, predictions)
+        ev.evaluate()
+        ev.accumulate()
+        stats = ev.summarize()
         logger.info(f"YouTube-VIS evaluation of {self._dataset_name}:\n"
                     + format_table(stats, ev.per_category_ap()))
         # detectron2 reports percentages; -1 (undefined) becomes NaN as in COCOEvaluator.
