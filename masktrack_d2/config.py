@@ -47,7 +47,8 @@ def add_masktrack_config(cfg):
     _C.TEST.TRACKER.DEDUP = False
 
     # ---------------------------------------------------------------- data
-    # Reference frame: uniform among other listed frames within +-RANGE of the key (MMT 100).
+    # Reference frame: uniform among other listed frames within +-RANGE of the key (MMT 100;
+    # <= 0 means the whole video, as ORIG).
     _C.INPUT.SAMPLING_FRAME_RANGE = 100
     # ORIG draws the reference only among frames with >= 1 valid annotation.
     _C.INPUT.REF_NONEMPTY_ONLY = False
@@ -75,6 +76,7 @@ def apply_orig_preset(cfg):
     cfg.MODEL.TRACK_HEAD.INIT = "normal"
     cfg.MODEL.TRACK_HEAD.SEPARATE_SAMPLING = False
     cfg.MODEL.TRACK_HEAD.LOSS_NORM = "positives"
+    cfg.INPUT.SAMPLING_FRAME_RANGE = 0
     cfg.INPUT.REF_NONEMPTY_ONLY = True
     cfg.TEST.TRACKER.NUM_FRAMES_RETAIN = 0
     cfg.TEST.TRACKER.UPDATE_LABEL = False

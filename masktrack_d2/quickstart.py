@@ -21,8 +21,29 @@ QUICKSTART_CONFIG = os.path.join(
     "configs", "quickstart", "masktrack_R_18_FPN_synthetic.yaml")
 
 
-def plot_curves(metrics_json: str, out_png: str, keys=None):
-    """Plot the training losses and match accuracy logged in detectron2's metrics.json."""
+def heldout_match_curve(cfg, videos, output_dir: str, before: dict):
+    """Held-out match accuracy / loss of every checkpoint in ``output_dir`` (plus ``before``)."""
+    import glob
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    from .evaluation.match_accuracy import evaluate_match_accuracy
+
+    curve = [dict(before, iteration=0)]
+    model = build_model(cfg)
+    for path in sorted(glob.glob(os.path.join(output_dir, "model_0*.pth"))):
+        it = DetectionCheckpointer(model).load(path).get("iteration", -1) + 1
+        curve.append(dict(evaluate_match_accuracy(model, cfg, videos), iteration=it))
+    return curve
+
+
+def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
+    """
+    Plot the training losses and match accuracy logged in detectron2's metrics.json, and the
+    held-out match accuracy per checkpoint (``heldout``: list of dicts with "iteration",
+    "match_accuracy", "chance").
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,10 +62,16 @@ def plot_curves(metrics_json: str, out_png: str, keys=None):
     axes[0].set_title("training losses")
     axes[0].legend(fontsize=8)
     acc = [r.get("track_head/match_accuracy") for r in rows]
-    axes[1].plot(it, acc, color="tab:purple")
+    axes[1].plot(it, acc, color="tab:purple", label="training RoIs")
+    if heldout:
+        axes[1].plot([h["iteration"] for h in heldout], [h["match_accuracy"] for h in heldout],
+                     "o-", color="tab:green", label="held-out pairs (GT boxes)")
+        axes[1].plot([h["iteration"] for h in heldout], [h["chance"] for h in heldout],
+                     "--", color="gray", label="chance")
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel("iteration")
-    axes[1].set_title("match accuracy (training RoIs)")
+    axes[1].set_title("match accuracy")
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
@@ -134,7 +161,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from detectron2.engine import default_argument_parser
-    from detectron2.utils.logger import setup_logger
 
     from .data.synthetic import generate_synthetic_ytvis
     from .data.build import get_video_dicts
@@ -149,17 +175,18 @@ def main(argv=None):
     d2_args = default_argument_parser().parse_args(
         ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
     cfg = setup_cfg(d2_args)
-    setup_logger(name="masktrack_d2")
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
+    val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
+    acc_before = evaluate_match_accuracy(trainer.model, cfg, val_videos)
     trainer.train()  # ends with an evaluation on DATASETS.TEST (prints AP)
     results = trainer._last_eval_results or {}
     t_train = time.time() - t0
 
-    val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
     acc = evaluate_match_accuracy(trainer.model, cfg, val_videos)
+    heldout = heldout_match_curve(cfg, val_videos, cfg.OUTPUT_DIR, acc_before)
     curves = plot_curves(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
-                         os.path.join(cfg.OUTPUT_DIR, "training_curves.png"))
+                         os.path.join(cfg.OUTPUT_DIR, "training_curves.png"), heldout)
     summary = loss_summary(os.path.join(cfg.OUTPUT_DIR, "metrics.json"))
 
     val_ids = {v["video_id"] for v in val_videos}
@@ -176,6 +203,8 @@ def main(argv=None):
     report = {
         "ytvis_val": segm,
         "match_accuracy_heldout": acc,
+        "match_accuracy_heldout_before_training": acc_before,
+        "match_heldout_curve": heldout,
         "tracker_ablation": ablation,
         "crossing_video_ids": crossing,
         "losses_first_last": summary,
@@ -189,8 +218,10 @@ def main(argv=None):
     print("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
         segm.get("AP", float("nan")), segm.get("AP50", float("nan")),
         segm.get("AP75", float("nan")), segm.get("AR10", float("nan"))))
-    print("  held-out match accuracy {:.3f} (chance {:.3f}, {} queries)".format(
-        acc["match_accuracy"], acc["chance"], acc["num_queries"]))
+    print("  held-out match accuracy {:.3f} -> {:.3f}, match loss {:.3f} -> {:.3f} "
+          "(before -> after training; chance {:.3f}, {} queries)".format(
+              acc_before["match_accuracy"], acc["match_accuracy"], acc_before["match_loss"],
+              acc["match_loss"], acc["chance"], acc["num_queries"]))
     for name, r in ablation.items():
         print("  tracker {:20s} AP all held-out {:5.1f} | AP on the {} crossing videos {:5.1f}".format(
             name, r["all"].get("AP", float("nan")), len(crossing), r["subset"]["AP"]))

@@ -351,3 +351,14 @@ def test_video_frames_picklable_without_pixels(tmp_path):
     a, b = list(frames), list(restored)
     assert [f["frame_idx"] for f in b] == [0, 1, 2]
     assert all(torch.equal(x["image"], y["image"]) for x, y in zip(a, b))
+
+
+def test_range_zero_means_whole_video():
+    from masktrack_d2.data.pair_mapper import FramePairDatasetMapper
+
+    mapper = FramePairDatasetMapper.__new__(FramePairDatasetMapper)
+    mapper.sampling_frame_range, mapper.ref_nonempty_only = 0, False
+    video = {"length": 50, "annotations": [[] for _ in range(50)]}
+    np.random.seed(0)
+    refs = {mapper.sample_ref_index(video, 0) for _ in range(400)}
+    assert 0 not in refs and max(refs) > 40

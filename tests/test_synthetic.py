@@ -226,3 +226,18 @@ def test_cli(tmp_path, capsys):
     assert os.path.isfile(os.path.join(out, "JPEGImages", "video_0003", "00025.jpg"))
     records = load_ytvis_json(summary["val_json"], summary["image_root"], check_files="all")
     assert records[0]["height"] == 96 and records[0]["length"] == 6
+
+
+def test_category_sets_the_hue_family(generated):
+    from masktrack_d2.data.synthetic import CATEGORY_HUES
+
+    summary, data, _ = generated
+    for a in data["annotations"][:12]:
+        video = next(v for v in data["videos"] if v["id"] == a["video_id"])
+        t = next(i for i, s in enumerate(a["segmentations"]) if s is not None)
+        image = cv2.imread(os.path.join(summary["image_root"], video["file_names"][t]))
+        mask = mask_util.decode(_rle(a["segmentations"][t])).astype(bool)
+        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)[mask]
+        hue = np.median(hsv[hsv[:, 1] > 100][:, 0]) / 180.0  # opencv hue is 0..180
+        d = abs((hue - CATEGORY_HUES[a["category_id"]] + 0.5) % 1.0 - 0.5)
+        assert d < 0.16, (a["id"], a["category_id"], hue)

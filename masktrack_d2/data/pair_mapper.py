@@ -44,7 +44,7 @@ class FramePairDatasetMapper:
     "ref_instances" (gt_boxes, gt_classes, gt_instance_ids), "height", "width", "file_name".
 
     The reference frame is drawn uniformly among the video's other listed frames within
-    ``sampling_frame_range`` of the key (MMT), optionally only among frames with a valid
+    ``sampling_frame_range`` of the key (MMT; <= 0: the whole video, ORIG), optionally only among frames with a valid
     instance (ORIG). A one-frame video (or one with no candidate) reuses the key frame.
     The augmentation is drawn on the key frame and applied unchanged to the reference.
     """
@@ -74,8 +74,8 @@ class FramePairDatasetMapper:
         }
 
     def sample_ref_index(self, video: Dict, key: int) -> int:
-        n = video["length"]
-        lo, hi = max(0, key - self.sampling_frame_range), min(n - 1, key + self.sampling_frame_range)
+        n, r = video["length"], self.sampling_frame_range
+        lo, hi = (0, n - 1) if r <= 0 else (max(0, key - r), min(n - 1, key + r))
         candidates = [f for f in range(lo, hi + 1) if f != key]
         if self.ref_nonempty_only:
             candidates = [f for f in candidates

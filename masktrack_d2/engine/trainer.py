@@ -2,13 +2,20 @@
 import logging
 import os
 
+from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.utils.file_io import PathManager
+from fvcore.common.checkpoint import _filter_reused_missing_keys
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from ..config import add_masktrack_config
 from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
 from ..evaluation.evaluator import YTVISEvaluator
 from ..solver import apply_epoch_schedule, build_optimizer
+
+logger = logging.getLogger(__name__)
 
 
 class MaskTrackTrainer(DefaultTrainer):
@@ -31,6 +38,82 @@ class MaskTrackTrainer(DefaultTrainer):
     def build_optimizer(cls, cfg, model):
         return build_optimizer(cfg, model)
 
+    # The detectron2 0.6 build used here checkpoints only the iteration and the scheduler
+    # (hook state) of a DefaultTrainer, so --resume restarted SGD without its momentum and
+    # ran the first resumed iteration at the warm-up start lr. As later detectron2 releases
+    # do, the inner trainer's state (the optimizer) is saved too, under "_trainer".
+    def state_dict(self):
+        ret = super().state_dict()
+        ret["_trainer"] = self._trainer.state_dict()
+        return ret
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
+        else:
+            logger.warning("the checkpoint holds no optimizer state (written before it was "
+                           "saved): resuming with a fresh optimizer")
+
+    def resume_or_load(self, resume=True):
+        """As DefaultTrainer's, but a MODEL.WEIGHTS file that does not exist is an error
+        naming it (detectron2 only asserts). Shape mismatches stay warnings: fine-tuning from
+        a COCO checkpoint drops the class-specific layers."""
+        if not (resume and self.checkpointer.has_checkpoint()):
+            _check_weights_exist(self.cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS")
+        return super().resume_or_load(resume=resume)
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint does not fit the model it is loaded into (for evaluation)."""
+
+
+def _check_weights_exist(path: str, what: str):
+    # Only local paths: URLs and detectron2:// names are fetched by the checkpointer.
+    if path and "://" not in path and not os.path.isfile(path):
+        raise FileNotFoundError(f"{what}: checkpoint file {path} not found")
+
+
+def load_checkpoint_strict(model, path: str):
+    """
+    Load the weights of checkpoint ``path`` into ``model`` for evaluation, where every
+    parameter and buffer must be there with its shape: detectron2's checkpointer only warns
+    on missing, unexpected or differently shaped keys, and would score a partly random model.
+
+    Raises:
+        ValueError: no path given.
+        FileNotFoundError: the file does not exist.
+        CheckpointMismatchError: the file cannot be read, or its keys / shapes do not fit the
+            model (the message names the file and the keys).
+    """
+    if not path:
+        raise ValueError("no weights to evaluate: set MODEL.WEIGHTS to a checkpoint "
+                         "(or pass --resume with a last_checkpoint in OUTPUT_DIR)")
+    _check_weights_exist(path, "weights to evaluate")
+    checkpointer = DetectionCheckpointer(model)
+    local = path if os.path.isfile(path) else PathManager.get_local_path(path)
+    try:
+        checkpoint = checkpointer._load_file(local)
+    except Exception as e:
+        raise CheckpointMismatchError(
+            f"cannot read checkpoint {path} ({type(e).__name__}: {e})") from e
+    incompatible = checkpointer._load_model(checkpoint)
+    missing = _filter_reused_missing_keys(model, incompatible.missing_keys)
+    problems = []
+    if incompatible.incorrect_shapes:
+        problems.append("shapes differ for " + ", ".join(
+            f"{k} (checkpoint {tuple(a)}, model {tuple(b)})"
+            for k, a, b in incompatible.incorrect_shapes))
+    if missing:
+        problems.append("missing in the checkpoint: " + ", ".join(sorted(missing)))
+    if incompatible.unexpected_keys:
+        problems.append("not in the model: " + ", ".join(sorted(incompatible.unexpected_keys)))
+    if problems:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} does not fit the model (is the config the one it was trained "
+            "with?): " + "; ".join(problems))
+    logger.info(f"loaded all {len(model.state_dict())} weights from {path}")
+
 
 def setup_cfg(args, training: bool = True):
     """
@@ -49,6 +132,7 @@ def setup_cfg(args, training: bool = True):
                     f"{e} iterations: MAX_ITER={cfg.SOLVER.MAX_ITER}, STEPS={cfg.SOLVER.STEPS}")
     cfg.freeze()
     default_setup(cfg, args)
+    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="masktrack_d2")
     if schedule:
-        logging.getLogger("masktrack_d2").info(schedule)
+        logger.info(schedule)
     return cfg

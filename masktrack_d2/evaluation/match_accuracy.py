@@ -3,6 +3,7 @@ from typing import Dict, List
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..data.pair_mapper import FramePairDatasetMapper, key_frame_items
 from ..modeling.track_head import match_targets
@@ -17,8 +18,9 @@ def evaluate_match_accuracy(model, cfg, videos: List[Dict], max_pairs: int = 200
     ground-truth boxes and the reference's, and count how often the argmax of the match
     logits picks the right reference instance (or "new" for an instance absent there).
 
-    Returns: {"match_accuracy", "chance", "num_queries"}; chance is the mean of 1 / (M + 1)
-    over queries, the accuracy of a uniform guess.
+    Returns: {"match_accuracy", "match_loss", "chance", "num_queries"}: match_loss is the mean
+    cross-entropy per query (a fixed task, unlike the training loss whose RoIs change as the
+    RPN learns); chance is the mean of 1 / (M + 1) over queries, a uniform guess's accuracy.
     """
     was_training = model.training
     model.eval()
@@ -28,7 +30,7 @@ def evaluate_match_accuracy(model, cfg, videos: List[Dict], max_pairs: int = 200
     np.random.seed(seed)  # the mapper draws reference frames from the global RNG
     try:
         order = np.random.permutation(len(items))[:max_pairs]
-        correct, total, chance = 0, 0, 0.0
+        correct, total, chance, ce = 0, 0, 0.0, 0.0
         for i in order:
             pair = mapper(items[i])
             images = model.preprocess_image([pair, {"image": pair["ref_image"]}])
@@ -40,12 +42,14 @@ def evaluate_match_accuracy(model, cfg, videos: List[Dict], max_pairs: int = 200
             emb = model.roi_heads.embed({k: v[:1] for k, v in features.items()}, [key.gt_boxes])
             ref_emb = model.roi_heads.embed({k: v[1:] for k, v in features.items()}, [ref.gt_boxes])
             t = match_targets(key.gt_instance_ids, ref.gt_instance_ids)
-            pred = match_logits(emb, ref_emb).argmax(dim=1)
+            logits = match_logits(emb, ref_emb)
+            pred = logits.argmax(dim=1)
+            ce += float(F.cross_entropy(logits, t, reduction="sum"))
             correct += int((pred == t).sum())
             total += len(t)
             chance += len(t) / (len(ref) + 1)
     finally:
         np.random.set_state(state)
         model.train(was_training)
-    return {"match_accuracy": correct / max(total, 1), "chance": chance / max(total, 1),
-            "num_queries": total}
+    return {"match_accuracy": correct / max(total, 1), "match_loss": ce / max(total, 1),
+            "chance": chance / max(total, 1), "num_queries": total}
