@@ -1,0 +1,320 @@
+"""Running a trained MaskTrack R-CNN on one video, frame by frame (the demo's engine).
+
+:class:`VideoPredictor` builds the model, loads a checkpoint that must fit the config
+exactly, and streams frames through :meth:`MaskTrackRCNN.track_frames`. :func:`run_demo`
+connects a frame source, the predictor, the drawing and the outputs
+(:mod:`masktrack_d2.utils.video_io`); memory does not grow with the number of frames: one
+decoded frame at a time, and the optional json keeps RLEs only (:class:`VideoTrackResults`).
+"""
+import json
+import logging
+import os
+import time
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import CfgNode, get_cfg
+from detectron2.data import MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.modeling import build_model
+from detectron2.structures import Instances
+
+from .config import add_masktrack_config
+from .modeling.track_results import VideoTrackResults
+from .utils.file_io import atomic_write
+from .utils.video_io import Frame, VideoIOError, open_sink, open_source
+from .utils.visualizer import TrackVisualizer
+
+__all__ = [
+    "ConfigError", "CheckpointError", "setup_demo_cfg", "load_checkpoint", "VideoPredictor",
+    "demo_metadata", "run_demo",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Frame rate of a video made from a frame folder when --fps is not given: the rate of the
+#: YouTube-VIS listed frames (every 5th frame of 30 fps footage).
+DEFAULT_FOLDER_FPS = 6.0
+# Keys the demo may miss without harm: BatchNorm's counter is unused in eval mode.
+_IGNORED_MISSING = ("num_batches_tracked",)
+
+
+class ConfigError(ValueError):
+    """The config file or an override cannot be used."""
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint is missing, unreadable, or does not fit the model of the config."""
+
+
+# ------------------------------------------------------------------------------ config
+def setup_demo_cfg(config_file: str, opts: Sequence[str] = (),
+                   confidence_threshold: float = 0.5) -> CfgNode:
+    """
+    The frozen inference config: ``config_file`` + ``opts`` (KEY VALUE ...), then
+    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST = confidence_threshold`` (so the tracker sees exactly
+    the detections that are drawn; it overrides a value in ``opts``), and
+    ``MODEL.DEVICE = "cpu"`` when CUDA is not available.
+    """
+    if not os.path.isfile(config_file):
+        raise ConfigError(f"config file not found: {config_file}")
+    cfg = get_cfg()
+    add_masktrack_config(cfg)
+    try:
+        cfg.merge_from_file(config_file)
+    except Exception as e:  # yacs / yaml errors do not name the file
+        raise ConfigError(f"cannot load config {config_file}: {type(e).__name__}: {e}") from None
+    try:
+        cfg.merge_from_list(list(opts))
+    except Exception as e:
+        raise ConfigError(f"bad --opts {' '.join(opts)}: {type(e).__name__}: {e}") from None
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = float(confidence_threshold)
+    if not cfg.MODEL.DEVICE.startswith("cpu") and not torch.cuda.is_available():
+        cfg.MODEL.DEVICE = "cpu"
+    cfg.freeze()
+    return cfg
+
+
+def demo_metadata(cfg: CfgNode):
+    """Metadata of ``cfg.DATASETS.TEST[0]`` if that data set is registered, else None."""
+    if not cfg.DATASETS.TEST:
+        return None
+    name = cfg.DATASETS.TEST[0]
+    if name not in MetadataCatalog.list():
+        return None
+    meta = MetadataCatalog.get(name)
+    classes = meta.get("thing_classes")
+    if classes is None:
+        return None
+    if len(classes) != cfg.MODEL.ROI_HEADS.NUM_CLASSES:
+        # Names and category ids of another label space would be silently wrong.
+        logger.warning(f"data set {name} has {len(classes)} classes but the model "
+                       f"{cfg.MODEL.ROI_HEADS.NUM_CLASSES}: drawing 'class k', json "
+                       "category_id = k + 1")
+        return None
+    return meta
+
+
+def _label_to_category_id(metadata) -> Callable[[int], int]:
+    id_map = metadata.get("thing_dataset_id_to_contiguous_id") if metadata is not None else None
+    if id_map:
+        inverse = {int(v): int(k) for k, v in id_map.items()}
+        return lambda label: inverse[int(label)]
+    # Only meaningful for unregistered data whose category ids are 1..K in class order.
+    return lambda label: int(label) + 1
+
+
+# ------------------------------------------------------------------------------ checkpoint
+class _CheckingCheckpointer(DetectionCheckpointer):
+    """Keeps the incompatible keys of the last load, instead of only logging them."""
+
+    incompatible = None
+
+    def _load_model(self, checkpoint):
+        self.incompatible = super()._load_model(checkpoint)
+        return self.incompatible
+
+    def _log_incompatible_keys(self, incompatible) -> None:
+        pass  # reported by load_checkpoint as an error
+
+
+def _first(keys: List[str], n: int = 5) -> str:
+    more = f", ... ({len(keys)} in all)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_checkpoint(model: torch.nn.Module, path: str) -> None:
+    """
+    Load ``path`` into ``model`` with detectron2's :class:`DetectionCheckpointer` and require
+    that it fits: every model parameter / buffer loaded, none skipped for a shape mismatch,
+    no checkpoint weight without a place in the model. (The checkpointer itself only warns and
+    keeps the random init, which would make the demo draw noise.)
+
+    Raises:
+        CheckpointError naming the file and the first offending keys.
+    """
+    if not path:
+        raise CheckpointError("no checkpoint given: set MODEL.WEIGHTS (e.g. --opts MODEL.WEIGHTS "
+                              "output/model_final.pth)")
+    if "://" not in path and not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    checkpointer = _CheckingCheckpointer(model, save_to_disk=False)
+    try:
+        checkpointer.load(path, checkpointables=[])
+    except Exception as e:
+        # torch.load's messages run over many lines; the first says what failed.
+        first = next((line for line in str(e).splitlines() if line.strip()), "")
+        raise CheckpointError(
+            f"cannot load checkpoint {path}: {type(e).__name__}: {first}") from None
+    inc = checkpointer.incompatible
+    if inc is None:  # pragma: no cover - fvcore always reports
+        return
+    problems = []
+    if inc.incorrect_shapes:
+        problems.append("shapes differ (key: checkpoint vs model) for " + _first(
+            [f"{k}: {tuple(a)} vs {tuple(b)}" for k, a, b in inc.incorrect_shapes]))
+    # fvcore drops a mis-shaped weight before loading, so it is also "missing": say it once.
+    reshaped = {k for k, _, _ in inc.incorrect_shapes}
+    missing = [k for k in inc.missing_keys
+               if k not in reshaped and not k.endswith(_IGNORED_MISSING)]
+    if missing:
+        problems.append("missing from the checkpoint: " + _first(missing))
+    if inc.unexpected_keys:
+        problems.append("not in the model: " + _first(list(inc.unexpected_keys)))
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the model of the config (another NUM_CLASSES, "
+            f"backbone or head size?): " + "; ".join(problems))
+
+
+# ------------------------------------------------------------------------------ predictor
+class VideoPredictor:
+    """
+    A MaskTrack R-CNN in eval mode, run online over one video at a time.
+
+    Example::
+
+        predictor = VideoPredictor(cfg)
+        for frame, instances in predictor(VideoFileSource("clip.mp4")):
+            ...  # instances: pred_boxes, scores, pred_classes, pred_masks, pred_track_ids
+    """
+
+    def __init__(self, cfg: CfgNode):
+        cfg = cfg.clone()
+        if not cfg.MODEL.DEVICE.startswith("cpu") and not torch.cuda.is_available():
+            cfg.defrost()
+            cfg.MODEL.DEVICE = "cpu"
+            cfg.freeze()
+        if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
+            raise ConfigError(f"INPUT.FORMAT {cfg.INPUT.FORMAT!r}: the demo feeds BGR or RGB")
+        self.cfg = cfg
+        self.model = build_model(cfg)
+        if not hasattr(self.model, "track_frames"):
+            raise ConfigError(f"MODEL.META_ARCHITECTURE {cfg.MODEL.META_ARCHITECTURE} does not "
+                              "track (no track_frames); use a MaskTrackRCNN config")
+        self.model.eval()
+        load_checkpoint(self.model, cfg.MODEL.WEIGHTS)
+        # The same test-time resize as evaluation (data/frames.py).
+        self.augmentations = T.AugmentationList(utils.build_augmentation(cfg, is_train=False))
+        self.input_format = cfg.INPUT.FORMAT
+        self.metadata = demo_metadata(cfg)
+
+    def _model_input(self, frame: Frame) -> Dict:
+        image = frame.image if self.input_format == "BGR" else frame.image[:, :, ::-1]
+        aug_input = T.AugInput(image)
+        self.augmentations(aug_input)
+        chw = np.ascontiguousarray(aug_input.image.transpose(2, 0, 1))
+        return {"image": torch.as_tensor(chw), "height": frame.image.shape[0],
+                "width": frame.image.shape[1], "frame_idx": frame.index}
+
+    def __call__(self, frames: Iterable[Frame]) -> Iterator[Tuple[Frame, Instances]]:
+        """
+        Track ``frames`` (one video, in order; the tracker starts empty).
+
+        Yields:
+            (frame, instances) per frame: ``instances`` on the CPU at the frame's size with
+            pred_boxes, scores, pred_classes, pred_masks (bool (D, H, W)), pred_track_ids.
+        """
+        current: List[Frame] = []
+
+        def inputs():
+            for frame in frames:
+                current[:] = [frame]  # the frame track_frames is about to yield for
+                yield self._model_input(frame)
+
+        for _, instances in self.model.track_frames(inputs()):
+            yield current[0], instances.to("cpu")
+
+
+# ------------------------------------------------------------------------------ the demo
+def run_demo(cfg: CfgNode, *, video_input: Optional[str] = None,
+             inputs: Optional[Sequence[str]] = None, output: Optional[str] = None,
+             json_path: Optional[str] = None, video_id: int = 1, fps: Optional[float] = None,
+             progress: bool = True) -> Dict:
+    """
+    Track one video and write the drawing (``output``: a ``.mp4`` / ``.avi`` file or a frame
+    folder) and / or the YouTube-VIS results (``json_path``).
+
+    Detections with a score below ``cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST`` are neither drawn
+    nor written. Input, checkpoint and output problems raise :class:`VideoIOError`,
+    :class:`CheckpointError` or :class:`ConfigError` before anything is written; on an error
+    while running, nothing is left at ``output`` / ``json_path`` (sinks write to temporary
+    names).
+
+    Returns:
+        {"frames", "tracks" (distinct track ids drawn / written), "seconds", "fps" (frames
+        per second end to end: decoding, model, drawing, encoding)}.
+    """
+    if output is None and json_path is None:
+        raise ValueError("nothing to write: give output and/or json_path")
+    # Cheap checks first: a missing input should not wait for the model.
+    source = open_source(video_input=video_input, inputs=inputs)
+    try:
+        if json_path is not None and source.num_frames is None:
+            raise VideoIOError(f"{video_input}: the file does not say how many frames it has, "
+                               "which --json needs")
+        out_fps = fps or source.fps or DEFAULT_FOLDER_FPS
+        sink = open_sink(output, out_fps) if output is not None else None
+        predictor = VideoPredictor(cfg)
+        return _run(predictor, source, sink, json_path, video_id, progress)
+    finally:
+        source.close()
+
+
+def _run(predictor, source, sink, json_path, video_id, progress) -> Dict:
+    from tqdm import tqdm
+
+    threshold = predictor.cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+    metadata = predictor.metadata
+    visualizer = TrackVisualizer(metadata.thing_classes if metadata is not None else None)
+    results = None
+    track_ids = set()
+    n = 0
+    start = time.perf_counter()
+    bar = tqdm(total=source.num_frames, unit="frame", disable=not progress, dynamic_ncols=True)
+    try:
+        with (sink if sink is not None else _NullSink()) as out:
+            for frame, instances in predictor(source):
+                # A no-op for detectron2's box head (it keeps score > SCORE_THRESH_TEST); a
+                # guard for heads that ignore the key.
+                instances = instances[instances.scores >= threshold]
+                track_ids.update(instances.pred_track_ids.tolist())
+                if json_path is not None:
+                    if results is None:
+                        results = VideoTrackResults(source.num_frames, *frame.image.shape[:2])
+                    if frame.index >= results.num_frames:
+                        raise VideoIOError(
+                            f"{getattr(source, 'path', 'input')} has more frames than the "
+                            f"{results.num_frames} it declares; cannot size the --json output")
+                    results.add_frame(frame.index, instances.pred_track_ids, instances.scores,
+                                      instances.pred_classes, masks=instances.pred_masks)
+                if sink is not None:
+                    out.write(Frame(frame.index, frame.name,
+                                    visualizer.draw(frame.image, instances)))
+                n += 1
+                bar.update(1)
+            if json_path is not None:
+                entries = [] if results is None else results.to_json_results(
+                    video_id, _label_to_category_id(metadata))
+                with atomic_write(json_path) as f:
+                    json.dump(entries, f)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    return {"frames": n, "tracks": len(track_ids),
+            "seconds": seconds, "fps": n / seconds if seconds > 0 else float("nan")}
+
+
+class _NullSink:
+    def write(self, frame):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
