@@ -13,14 +13,19 @@ from detectron2.evaluation import verify_results
 
 import masktrack_d2  # noqa: F401  (registers the model and the data sets)
 from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
+from masktrack_d2.engine.trainer import load_checkpoint_strict
 
 
 def main(args):
     cfg = setup_cfg(args, training=not args.eval_only)
     if args.eval_only:
         model = MaskTrackTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume)
+        # Strict: a checkpoint that does not fit the config is an error, not a warning.
+        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        weights = cfg.MODEL.WEIGHTS
+        if args.resume and checkpointer.has_checkpoint():
+            weights = checkpointer.get_checkpoint_file()
+        load_checkpoint_strict(model, weights)
         res = MaskTrackTrainer.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, res)

@@ -2,17 +2,15 @@
 import logging
 import os
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultTrainer, default_setup
-from detectron2.utils.file_io import PathManager
-from fvcore.common.checkpoint import _filter_reused_missing_keys
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from ..config import add_masktrack_config
 from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
 from ..evaluation.evaluator import YTVISEvaluator
+from ..predictor import CheckpointError, load_checkpoint  # noqa: F401  (CheckpointError: re-export)
 from ..solver import apply_epoch_schedule, build_optimizer
 
 logger = logging.getLogger(__name__)
@@ -64,10 +62,6 @@ class MaskTrackTrainer(DefaultTrainer):
         return super().resume_or_load(resume=resume)
 
 
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint does not fit the model it is loaded into (for evaluation)."""
-
-
 def _check_weights_exist(path: str, what: str):
     # Only local paths: URLs and detectron2:// names are fetched by the checkpointer.
     if path and "://" not in path and not os.path.isfile(path):
@@ -76,42 +70,16 @@ def _check_weights_exist(path: str, what: str):
 
 def load_checkpoint_strict(model, path: str):
     """
-    Load the weights of checkpoint ``path`` into ``model`` for evaluation, where every
-    parameter and buffer must be there with its shape: detectron2's checkpointer only warns
-    on missing, unexpected or differently shaped keys, and would score a partly random model.
+    Load checkpoint ``path`` into ``model`` for evaluation (train_net.py --eval-only), where
+    every parameter and buffer must be there with its shape: detectron2's checkpointer only
+    warns on missing, unexpected or differently shaped keys, and would score a partly random
+    model. The same check as the demo's (:func:`masktrack_d2.predictor.load_checkpoint`).
 
     Raises:
-        ValueError: no path given.
-        FileNotFoundError: the file does not exist.
-        CheckpointMismatchError: the file cannot be read, or its keys / shapes do not fit the
-            model (the message names the file and the keys).
+        CheckpointError: no path, a missing or unreadable file, or keys / shapes that do not
+            fit the model (the message names the file and the keys).
     """
-    if not path:
-        raise ValueError("no weights to evaluate: set MODEL.WEIGHTS to a checkpoint "
-                         "(or pass --resume with a last_checkpoint in OUTPUT_DIR)")
-    _check_weights_exist(path, "weights to evaluate")
-    checkpointer = DetectionCheckpointer(model)
-    local = path if os.path.isfile(path) else PathManager.get_local_path(path)
-    try:
-        checkpoint = checkpointer._load_file(local)
-    except Exception as e:
-        raise CheckpointMismatchError(
-            f"cannot read checkpoint {path} ({type(e).__name__}: {e})") from e
-    incompatible = checkpointer._load_model(checkpoint)
-    missing = _filter_reused_missing_keys(model, incompatible.missing_keys)
-    problems = []
-    if incompatible.incorrect_shapes:
-        problems.append("shapes differ for " + ", ".join(
-            f"{k} (checkpoint {tuple(a)}, model {tuple(b)})"
-            for k, a, b in incompatible.incorrect_shapes))
-    if missing:
-        problems.append("missing in the checkpoint: " + ", ".join(sorted(missing)))
-    if incompatible.unexpected_keys:
-        problems.append("not in the model: " + ", ".join(sorted(incompatible.unexpected_keys)))
-    if problems:
-        raise CheckpointMismatchError(
-            f"checkpoint {path} does not fit the model (is the config the one it was trained "
-            "with?): " + "; ".join(problems))
+    load_checkpoint(model, path)
     logger.info(f"loaded all {len(model.state_dict())} weights from {path}")
 
 
