@@ -13,7 +13,7 @@ from detectron2.evaluation import verify_results
 
 import masktrack_d2  # noqa: F401  (registers the model and the data sets)
 from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
-from masktrack_d2.engine.trainer import load_checkpoint_strict
+from masktrack_d2.checkpoint import load_checkpoint_strict
 
 
 def main(args):

@@ -61,8 +61,6 @@ def add_masktrack_config(cfg):
     # (12 epochs, x0.1 after epochs 8 and 11; ORIG and MMT).
     _C.SOLVER.EPOCHS = 0
     _C.SOLVER.EPOCH_STEPS = (8, 11)
-    # Stop training with an error when a loss is not finite (the last checkpoint is kept).
-    _C.SOLVER.CHECK_FINITE_LOSS = True
 
     # ---------------------------------------------------------------- misc
     # Video test set evaluation writes results.json + a submission zip here when the data set

@@ -15,7 +15,6 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy as np
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode, get_cfg
 from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
@@ -23,6 +22,7 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
+from .checkpoint import CheckpointError, load_checkpoint_strict
 from .config import add_masktrack_config
 from .modeling.track_results import VideoTrackResults
 from .utils.file_io import atomic_write
@@ -30,7 +30,7 @@ from .utils.video_io import Frame, VideoIOError, open_sink, open_source
 from .utils.visualizer import TrackVisualizer
 
 __all__ = [
-    "ConfigError", "CheckpointError", "setup_demo_cfg", "load_checkpoint", "VideoPredictor",
+    "ConfigError", "CheckpointError", "setup_demo_cfg", "VideoPredictor",
     "demo_metadata", "run_demo",
 ]
 
@@ -39,16 +39,10 @@ logger = logging.getLogger(__name__)
 #: Frame rate of a video made from a frame folder when --fps is not given: the rate of the
 #: YouTube-VIS listed frames (every 5th frame of 30 fps footage).
 DEFAULT_FOLDER_FPS = 6.0
-# Keys the demo may miss without harm: BatchNorm's counter is unused in eval mode.
-_IGNORED_MISSING = ("num_batches_tracked",)
 
 
 class ConfigError(ValueError):
     """The config file or an override cannot be used."""
-
-
-class CheckpointError(RuntimeError):
-    """The checkpoint is missing, unreadable, or does not fit the model of the config."""
 
 
 # ------------------------------------------------------------------------------ config
@@ -108,69 +102,6 @@ def _label_to_category_id(metadata) -> Callable[[int], int]:
     return lambda label: int(label) + 1
 
 
-# ------------------------------------------------------------------------------ checkpoint
-class _CheckingCheckpointer(DetectionCheckpointer):
-    """Keeps the incompatible keys of the last load, instead of only logging them."""
-
-    incompatible = None
-
-    def _load_model(self, checkpoint):
-        self.incompatible = super()._load_model(checkpoint)
-        return self.incompatible
-
-    def _log_incompatible_keys(self, incompatible) -> None:
-        pass  # reported by load_checkpoint as an error
-
-
-def _first(keys: List[str], n: int = 5) -> str:
-    more = f", ... ({len(keys)} in all)" if len(keys) > n else ""
-    return ", ".join(keys[:n]) + more
-
-
-def load_checkpoint(model: torch.nn.Module, path: str) -> None:
-    """
-    Load ``path`` into ``model`` with detectron2's :class:`DetectionCheckpointer` and require
-    that it fits: every model parameter / buffer loaded, none skipped for a shape mismatch,
-    no checkpoint weight without a place in the model. (The checkpointer itself only warns and
-    keeps the random init, which would make the demo draw noise.)
-
-    Raises:
-        CheckpointError naming the file and the first offending keys.
-    """
-    if not path:
-        raise CheckpointError("no checkpoint given: set MODEL.WEIGHTS (e.g. --opts MODEL.WEIGHTS "
-                              "output/model_final.pth)")
-    if "://" not in path and not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    checkpointer = _CheckingCheckpointer(model, save_to_disk=False)
-    try:
-        checkpointer.load(path, checkpointables=[])
-    except Exception as e:
-        # torch.load's messages run over many lines; the first says what failed.
-        first = next((line for line in str(e).splitlines() if line.strip()), "")
-        raise CheckpointError(
-            f"cannot load checkpoint {path}: {type(e).__name__}: {first}") from None
-    inc = checkpointer.incompatible
-    if inc is None:  # pragma: no cover - fvcore always reports
-        return
-    problems = []
-    if inc.incorrect_shapes:
-        problems.append("shapes differ (key: checkpoint vs model) for " + _first(
-            [f"{k}: {tuple(a)} vs {tuple(b)}" for k, a, b in inc.incorrect_shapes]))
-    # fvcore drops a mis-shaped weight before loading, so it is also "missing": say it once.
-    reshaped = {k for k, _, _ in inc.incorrect_shapes}
-    missing = [k for k in inc.missing_keys
-               if k not in reshaped and not k.endswith(_IGNORED_MISSING)]
-    if missing:
-        problems.append("missing from the checkpoint: " + _first(missing))
-    if inc.unexpected_keys:
-        problems.append("not in the model: " + _first(list(inc.unexpected_keys)))
-    if problems:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the model of the config (another NUM_CLASSES, "
-            f"backbone or head size?): " + "; ".join(problems))
-
-
 # ------------------------------------------------------------------------------ predictor
 class VideoPredictor:
     """
@@ -197,7 +128,7 @@ class VideoPredictor:
             raise ConfigError(f"MODEL.META_ARCHITECTURE {cfg.MODEL.META_ARCHITECTURE} does not "
                               "track (no track_frames); use a MaskTrackRCNN config")
         self.model.eval()
-        load_checkpoint(self.model, cfg.MODEL.WEIGHTS)
+        load_checkpoint_strict(self.model, cfg.MODEL.WEIGHTS)
         # The same test-time resize as evaluation (data/frames.py).
         self.augmentations = T.AugmentationList(utils.build_augmentation(cfg, is_train=False))
         self.input_format = cfg.INPUT.FORMAT

@@ -26,7 +26,7 @@ from masktrack_d2.data.datasets import YTVISFormatError
 from masktrack_d2.data.frames import FrameReadError, VideoFrames
 from masktrack_d2.data.pair_mapper import FramePairDatasetMapper
 from masktrack_d2.engine import MaskTrackTrainer
-from masktrack_d2.engine.trainer import CheckpointError, load_checkpoint_strict
+from masktrack_d2.checkpoint import CheckpointError, load_checkpoint_strict
 
 
 @pytest.fixture(autouse=True)
@@ -289,7 +289,7 @@ def test_train_net_eval_only_rejects_mismatched_and_missing_checkpoints(data, tm
     rc, log = _run(_tiny.train_net_cmd(config, "--eval-only", "MODEL.WEIGHTS", other), env)
     assert rc != 0, log[-3000:]
     err = next(ln for ln in log.splitlines()
-               if ln.startswith("masktrack_d2.predictor.CheckpointError: checkpoint"))
+               if ln.startswith("masktrack_d2.checkpoint.CheckpointError: checkpoint"))
     assert f"{other} does not fit" in err, err
     assert "roi_heads.box_predictor.cls_score.weight: (6, 64) vs (4, 64)" in err, err
     assert not os.path.exists(out / "inference"), "evaluated a model that did not load"

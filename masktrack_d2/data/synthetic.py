@@ -19,6 +19,7 @@ Usage::
 """
 import argparse
 import colorsys
+import json
 import os
 
 import cv2
@@ -28,7 +29,8 @@ import numpy as np
 # sets never imports this module (`python -m masktrack_d2.data.synthetic` would then run
 # a second copy of it).
 from .datasets.builtin import SYNTHETIC_CATEGORIES
-from .datasets.split import _write_json_atomic, select_val_video_ids, split_ytvis_json
+from ..utils.file_io import atomic_write
+from .datasets.split import select_val_video_ids, split_ytvis_json
 
 __all__ = ["SYNTHETIC_CATEGORIES", "MIN_VISIBLE_AREA", "generate_synthetic_ytvis", "main"]
 
@@ -396,7 +398,8 @@ def generate_synthetic_ytvis(
         "categories": [dict(c) for c in SYNTHETIC_CATEGORIES],
     }
     all_json = os.path.join(output_dir, "all.json")
-    _write_json_atomic(data, all_json)
+    with atomic_write(all_json) as f:
+        json.dump(data, f)
 
     split_seed = _choose_split_seed([v["id"] for v in videos], crossing_ids, val_fraction, seed)
     train_json = os.path.join(output_dir, "train.json")

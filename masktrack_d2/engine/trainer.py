@@ -10,7 +10,6 @@ from detectron2.utils.logger import setup_logger
 from ..config import add_masktrack_config
 from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
 from ..evaluation.evaluator import YTVISEvaluator
-from ..predictor import CheckpointError, load_checkpoint  # noqa: F401  (CheckpointError: re-export)
 from ..solver import apply_epoch_schedule, build_optimizer
 
 logger = logging.getLogger(__name__)
@@ -66,21 +65,6 @@ def _check_weights_exist(path: str, what: str):
     # Only local paths: URLs and detectron2:// names are fetched by the checkpointer.
     if path and "://" not in path and not os.path.isfile(path):
         raise FileNotFoundError(f"{what}: checkpoint file {path} not found")
-
-
-def load_checkpoint_strict(model, path: str):
-    """
-    Load checkpoint ``path`` into ``model`` for evaluation (train_net.py --eval-only), where
-    every parameter and buffer must be there with its shape: detectron2's checkpointer only
-    warns on missing, unexpected or differently shaped keys, and would score a partly random
-    model. The same check as the demo's (:func:`masktrack_d2.predictor.load_checkpoint`).
-
-    Raises:
-        CheckpointError: no path, a missing or unreadable file, or keys / shapes that do not
-            fit the model (the message names the file and the keys).
-    """
-    load_checkpoint(model, path)
-    logger.info(f"loaded all {len(model.state_dict())} weights from {path}")
 
 
 def setup_cfg(args, training: bool = True):

@@ -7,7 +7,7 @@ import zipfile
 from collections import OrderedDict
 from typing import Dict, List
 
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
@@ -46,15 +46,20 @@ class YTVISEvaluator(DatasetEvaluator):
         self._output_dir = output_dir
         self._distributed = distributed
         self._submission_name = submission_name
-        meta = MetadataCatalog.get(dataset_name)
-        self._json_file = meta.json_file
-        self._label_to_id = {v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
+        self._json_file = MetadataCatalog.get(dataset_name).json_file
+        self._label_to_id = None  # read at the first process(): loading the data set fills it
         self._predictions: List[Dict] = []
 
     def reset(self):
         self._predictions = []
 
     def process(self, inputs, outputs):
+        if self._label_to_id is None:
+            meta = MetadataCatalog.get(self._dataset_name)
+            if not meta.get("thing_dataset_id_to_contiguous_id"):
+                DatasetCatalog.get(self._dataset_name)  # a json-derived category map
+            self._label_to_id = {
+                v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
         for video_out in outputs:
             for track in video_out["tracks"]:
                 self._predictions.append({

@@ -12,10 +12,10 @@ Usage::
 import argparse
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ...utils.file_io import atomic_write
 from .ytvis import _check_top_level, _error, _read_json
 
 __all__ = ["select_val_video_ids", "split_ytvis_json", "main"]
@@ -54,21 +54,6 @@ def _subset(data, video_ids, part, source, val_fraction, seed):
     return out
 
 
-def _write_json_atomic(obj, path):
-    """Write ``obj`` so that ``path`` is either the old file or the complete new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def split_ytvis_json(json_file, out_train, out_val, val_fraction=0.1, seed=0):
     """Split ``json_file`` by video into ``out_train`` and ``out_val``.
 
@@ -101,7 +86,8 @@ def split_ytvis_json(json_file, out_train, out_val, val_fraction=0.1, seed=0):
         ("val", out_val, val_ids),
     ]:
         subset = _subset(data, keep, part, json_file, val_fraction, seed)
-        _write_json_atomic(subset, path)
+        with atomic_write(path) as f:
+            json.dump(subset, f)
         summary["num_{}_videos".format(part)] = len(subset["videos"])
         summary["num_{}_annotations".format(part)] = len(subset.get("annotations") or [])
     return summary
