@@ -14,7 +14,7 @@ import pytest
 
 import _tiny
 from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
-from masktrack_d2.engine.trainer import load_checkpoint_strict
+from masktrack_d2.checkpoint import load_checkpoint_strict
 
 
 @pytest.fixture(autouse=True)
