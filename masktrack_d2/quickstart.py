@@ -11,6 +11,7 @@ The quickstart main job, on a fresh machine and without any download:
 and prints where each output is. Trailing ``KEY VALUE`` pairs override the config.
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -21,20 +22,30 @@ QUICKSTART_CONFIG = os.path.join(
     "configs", "quickstart", "masktrack_R_18_FPN_synthetic.yaml")
 
 
-def heldout_match_curve(cfg, videos, output_dir: str, before: dict):
-    """Held-out match accuracy / loss of every checkpoint in ``output_dir`` (plus ``before``)."""
+def heldout_curve(cfg, videos, output_dir: str, initial_model):
+    """
+    Per checkpoint in ``output_dir`` (and for ``initial_model``, iteration 0): the held-out
+    losses on a fixed task (:func:`evaluate_heldout_losses`) and the match accuracy with
+    ground-truth boxes (:func:`evaluate_match_accuracy`).
+    """
     import glob
 
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
+    from .evaluation.heldout_losses import evaluate_heldout_losses
     from .evaluation.match_accuracy import evaluate_match_accuracy
 
-    curve = [dict(before, iteration=0)]
+    def measure(model, it):
+        return dict(evaluate_match_accuracy(model, cfg, videos, max_pairs=100),
+                    losses=evaluate_heldout_losses(model, cfg, videos, max_pairs=60),
+                    iteration=it)
+
+    curve = [measure(initial_model, 0)]
     model = build_model(cfg)
     for path in sorted(glob.glob(os.path.join(output_dir, "model_0*.pth"))):
         it = DetectionCheckpointer(model).load(path).get("iteration", -1) + 1
-        curve.append(dict(evaluate_match_accuracy(model, cfg, videos), iteration=it))
+        curve.append(measure(model, it))
     return curve
 
 
@@ -53,7 +64,7 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     rows = [r for r in rows if "total_loss" in r]
     keys = keys or ["loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask",
                     "loss_match"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     it = [r["iteration"] for r in rows]
     for k in keys:
         axes[0].plot(it, [r[k] for r in rows], label=k)
@@ -72,6 +83,15 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     axes[1].set_xlabel("iteration")
     axes[1].set_title("match accuracy")
     axes[1].legend(fontsize=8)
+    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: untrained BN
+    for k in keys:
+        if points and k in points[0]["losses"]:
+            axes[2].plot([h["iteration"] for h in points], [h["losses"][k] for h in points],
+                         "o-", label=k)
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("iteration (checkpoints)")
+    axes[2].set_title("held-out losses, fixed proposals")
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
@@ -165,7 +185,6 @@ def main(argv=None):
     from .data.synthetic import generate_synthetic_ytvis
     from .data.build import get_video_dicts
     from .engine import MaskTrackTrainer, setup_cfg
-    from .evaluation.match_accuracy import evaluate_match_accuracy
 
     t0 = time.time()
     root = os.getenv("DETECTRON2_DATASETS", "datasets")
@@ -178,13 +197,13 @@ def main(argv=None):
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
-    acc_before = evaluate_match_accuracy(trainer.model, cfg, val_videos)
+    initial_model = copy.deepcopy(trainer.model)
     trainer.train()  # ends with an evaluation on DATASETS.TEST (prints AP)
     results = trainer._last_eval_results or {}
     t_train = time.time() - t0
 
-    acc = evaluate_match_accuracy(trainer.model, cfg, val_videos)
-    heldout = heldout_match_curve(cfg, val_videos, cfg.OUTPUT_DIR, acc_before)
+    heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model)
+    acc_before, acc = heldout[0], heldout[-1]
     curves = plot_curves(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
                          os.path.join(cfg.OUTPUT_DIR, "training_curves.png"), heldout)
     summary = loss_summary(os.path.join(cfg.OUTPUT_DIR, "metrics.json"))
@@ -202,9 +221,7 @@ def main(argv=None):
     segm = results.get(cfg.DATASETS.TEST[0], results).get("segm", {})
     report = {
         "ytvis_val": segm,
-        "match_accuracy_heldout": acc,
-        "match_accuracy_heldout_before_training": acc_before,
-        "match_heldout_curve": heldout,
+        "heldout_curve": heldout,
         "tracker_ablation": ablation,
         "crossing_video_ids": crossing,
         "losses_first_last": summary,
@@ -218,15 +235,22 @@ def main(argv=None):
     print("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
         segm.get("AP", float("nan")), segm.get("AP50", float("nan")),
         segm.get("AP75", float("nan")), segm.get("AR10", float("nan"))))
-    print("  held-out match accuracy {:.3f} -> {:.3f}, match loss {:.3f} -> {:.3f} "
-          "(before -> after training; chance {:.3f}, {} queries)".format(
-              acc_before["match_accuracy"], acc["match_accuracy"], acc_before["match_loss"],
-              acc["match_loss"], acc["chance"], acc["num_queries"]))
+    print("  held-out match accuracy (GT boxes) {:.3f} -> {:.3f} (initial -> final; chance "
+          "{:.3f}, {} queries)".format(acc_before["match_accuracy"], acc["match_accuracy"],
+                                       acc["chance"], acc["num_queries"]))
     for name, r in ablation.items():
         print("  tracker {:20s} AP all held-out {:5.1f} | AP on the {} crossing videos {:5.1f}".format(
             name, r["all"].get("AP", float("nan")), len(crossing), r["subset"]["AP"]))
+    # The initial model's BatchNorm statistics are untrained, so the losses are compared from
+    # the first checkpoint on.
+    start = heldout[1] if len(heldout) > 2 else heldout[0]
+    print("  held-out losses on fixed proposals, iteration {} -> {}:".format(
+        start["iteration"], heldout[-1]["iteration"]))
+    for k in heldout[-1]["losses"]:
+        print(f"    {k:28s} {start['losses'][k]:9.4f} -> {heldout[-1]['losses'][k]:9.4f}")
+    print("  logged training losses (first -> last 3 log points):")
     for k, (first, last) in summary.items():
-        print(f"  {k:28s} {first:9.4f} -> {last:9.4f}")
+        print(f"    {k:28s} {first:9.4f} -> {last:9.4f}")
     print(f"  data set        {data['output_dir']}")
     print(f"  checkpoint      {os.path.join(cfg.OUTPUT_DIR, 'model_final.pth')}")
     print(f"  results.json    {os.path.join(cfg.OUTPUT_DIR, 'inference', cfg.DATASETS.TEST[0], 'results.json')}")
