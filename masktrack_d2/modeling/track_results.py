@@ -139,7 +139,9 @@ class VideoTrackResults:
                 raise ValueError(
                     f"masks must be ({D}, {self.height}, {self.width}) at the original video size,"
                     f" got {tuple(masks.shape)}")
-            if hasattr(masks, "detach"):  # move only the kept masks off the device
+            if keep.size == D:  # all kept (always so from MaskTrackRCNN): no gather copy
+                seg = encode_masks(masks)
+            elif hasattr(masks, "detach"):  # move only the kept masks off the device
                 import torch
 
                 seg = encode_masks(masks[torch.as_tensor(keep, device=masks.device)])
