@@ -104,7 +104,11 @@ def test_quickstart_main_job(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.load(open(tmp_path / "qs" / "quickstart_report.json"))
     assert set(report["ytvis_val"]) >= {"AP", "AP50", "AP75", "AR1", "AR10"}
-    assert set(report["tracker_ablation"]) == {"embedding+iou+label", "iou+label"}
+    for key in ("tracker_ablation", "tracker_ablation_extra_heldout"):
+        assert set(report[key]) == {"embedding+iou+label", "iou+label"}
+        for r in report[key].values():
+            assert -1 <= r["subset"]["AP"] <= 100
+    assert report["extra_heldout_crossing_video_ids"]
     assert [h["iteration"] for h in report["heldout_curve"]] == [0, 15, 30]
     for name in ("model_final.pth", "training_curves.png", "demo/demo.mp4",
                  "demo/demo_frame.png", "inference/ytvis_synthetic_val/results.json"):
