@@ -211,7 +211,27 @@ def open_source(video_input: Optional[str] = None, inputs: Optional[Sequence[str
 
 
 # ------------------------------------------------------------------------------ sinks
-class VideoFileSink:
+class _Sink:
+    """An output that is complete after :meth:`close` and absent after :meth:`abort`; as a
+    context manager it closes on success and aborts on an exception."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoFileSink(_Sink):
     """
     Writes frames to ``path`` (``.mp4``: mp4v, ``.avi``: MJPG; both encoded by OpenCV itself,
     no ffmpeg binary needed) at ``fps``. The writer is opened on the first frame, whose size
@@ -286,17 +306,8 @@ class VideoFileSink:
                 os.remove(self._tmp)
             self._tmp = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class FrameFolderSink:
+class FrameFolderSink(_Sink):
     """
     Writes each frame as ``<directory>/<frame.name>`` (JPEG). Frames are first written to a
     hidden temporary folder beside ``directory``; :meth:`close` moves them in (replacing files
@@ -336,15 +347,6 @@ class FrameFolderSink:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def open_sink(output: str, fps: float):
