@@ -134,6 +134,7 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
         for name, use_embedding in (("embedding+iou+label", True), ("iou+label", False)):
             c = cfg.clone()
             c.defrost()
+            c.DATASETS.TEST = (dataset_name,)
             c.TEST.TRACKER.USE_EMBEDDING = use_embedding
             model.tracker = MaskTrackTracker.from_config(c)
             folder = os.path.join(output_dir, "ablation", name)

@@ -48,10 +48,24 @@ class YTVISEvaluator(DatasetEvaluator):
         self._submission_name = submission_name
         self._json_file = MetadataCatalog.get(dataset_name).json_file
         self._label_to_id = None  # read at the first process(): loading the data set fills it
-        self._predictions: List[Dict] = []
+        self.reset()
 
     def reset(self):
         self._predictions = []
+        self._video_ids = []
+
+    def _check_coverage(self, gt: Dict, processed: List[int]):
+        """Videos processed (all processes) must be the data set's: a loader over another data
+        set is an error, unprocessed videos (a dropped shard) a warning."""
+        processed, known = set(processed), {v["id"] for v in gt["videos"]}
+        if processed - known:
+            raise ValueError(
+                f"{self._dataset_name}: processed videos {sorted(processed - known)[:10]} are not "
+                f"in {self._json_file}: the test loader ran over another data set")
+        if known - processed:
+            logger.warning(f"{self._dataset_name}: {len(known - processed)} of {len(known)} "
+                           f"videos were not processed (e.g. {sorted(known - processed)[:5]}); "
+                           "they score as misses")
 
     def process(self, inputs, outputs):
         if self._label_to_id is None:
@@ -61,6 +75,7 @@ class YTVISEvaluator(DatasetEvaluator):
             self._label_to_id = {
                 v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
         for video_out in outputs:
+            self._video_ids.append(video_out["video_id"])
             for track in video_out["tracks"]:
                 self._predictions.append({
                     "video_id": video_out["video_id"],
@@ -70,10 +85,11 @@ class YTVISEvaluator(DatasetEvaluator):
                 })
 
     def evaluate(self):
-        predictions = self._predictions
+        predictions, video_ids = self._predictions, self._video_ids
         if self._distributed:
             comm.synchronize()
             predictions = list(itertools.chain(*comm.gather(predictions, dst=0)))
+            video_ids = list(itertools.chain(*comm.gather(video_ids, dst=0)))
             if not comm.is_main_process():
                 return {}
         # Ties in score keep file order in the metric; sort by video so that the file does
@@ -92,6 +108,7 @@ class YTVISEvaluator(DatasetEvaluator):
                         f"computed. Wrote {len(predictions)} tracks to {json_path} and the "
                         f"submission {zip_path}; upload it to the evaluation server.")
             return {}
+        self._check_coverage(gt, video_ids)
         if output_dir:
             with atomic_write(os.path.join(output_dir, "results.json")) as f:
                 json.dump(predictions, f)
