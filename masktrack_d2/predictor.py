@@ -12,7 +12,6 @@ import os
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 
 from detectron2.config import CfgNode, get_cfg
@@ -24,6 +23,7 @@ from detectron2.structures import Instances
 
 from .checkpoint import CheckpointError, load_checkpoint_strict
 from .config import add_masktrack_config
+from .data.frames import frame_model_input
 from .modeling.track_results import VideoTrackResults
 from .utils.file_io import atomic_write
 from .utils.video_io import Frame, VideoIOError, open_sink, open_source
@@ -136,11 +136,7 @@ class VideoPredictor:
 
     def _model_input(self, frame: Frame) -> Dict:
         image = frame.image if self.input_format == "BGR" else frame.image[:, :, ::-1]
-        aug_input = T.AugInput(image)
-        self.augmentations(aug_input)
-        chw = np.ascontiguousarray(aug_input.image.transpose(2, 0, 1))
-        return {"image": torch.as_tensor(chw), "height": frame.image.shape[0],
-                "width": frame.image.shape[1], "frame_idx": frame.index}
+        return frame_model_input(image, self.augmentations, frame.index)
 
     def __call__(self, frames: Iterable[Frame]) -> Iterator[Tuple[Frame, Instances]]:
         """

@@ -51,6 +51,12 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model):
     return curve
 
 
+def logged_rows(metrics_json: str):
+    """The training-loss records of detectron2's metrics.json (one json object per line)."""
+    rows = [json.loads(line) for line in open(metrics_json) if line.strip()]
+    return [r for r in rows if "total_loss" in r]
+
+
 def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     """
     Plot the training losses and match accuracy logged in detectron2's metrics.json, and the
@@ -62,8 +68,7 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in open(metrics_json) if line.strip()]
-    rows = [r for r in rows if "total_loss" in r]
+    rows = logged_rows(metrics_json)
     keys = keys or ["loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask",
                     "loss_match"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
@@ -102,8 +107,7 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
 
 def loss_summary(metrics_json: str, window: int = 3):
     """First and last logged value (mean over ``window`` log points) of every loss."""
-    rows = [json.loads(line) for line in open(metrics_json) if line.strip()]
-    rows = [r for r in rows if "total_loss" in r]
+    rows = logged_rows(metrics_json)
     keys = [k for k in rows[0] if k.startswith("loss_")] + ["track_head/match_accuracy"]
 
     def mean(rs, k):

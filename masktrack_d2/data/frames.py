@@ -34,6 +34,23 @@ def read_frame(video: Dict, frame_idx: int, image_format: str) -> np.ndarray:
     return image
 
 
+def to_chw_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, C) array -> (C, H, W) tensor, the layout detectron2 models take."""
+    return torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
+def frame_model_input(image: np.ndarray, augmentations: T.AugmentationList,
+                      frame_idx: int) -> Dict:
+    """
+    A frame (H, W, C) in the model's channel order -> {"image": (C, H', W') after the test
+    resize, "height", "width" (the original size), "frame_idx"}.
+    """
+    aug_input = T.AugInput(image)
+    augmentations(aug_input)
+    return {"image": to_chw_tensor(aug_input.image), "height": image.shape[0],
+            "width": image.shape[1], "frame_idx": frame_idx}
+
+
 class VideoFrames:
     """
     An iterable over a video's listed frames, read lazily one at a time so that memory does
@@ -52,10 +69,6 @@ class VideoFrames:
 
     def __iter__(self) -> Iterator[Dict]:
         for i in range(len(self)):
-            image = read_frame(self.video, i, self.image_format)
-            aug_input = T.AugInput(image)
-            self.augmentations(aug_input)
-            chw = np.ascontiguousarray(aug_input.image.transpose(2, 0, 1))
-            yield {"image": torch.as_tensor(chw), "height": self.video["height"],
-                   "width": self.video["width"], "frame_idx": i,
-                   "file_name": self.video["file_names"][i]}
+            image = read_frame(self.video, i, self.image_format)  # checks the json's size
+            yield dict(frame_model_input(image, self.augmentations, i),
+                       file_name=self.video["file_names"][i])

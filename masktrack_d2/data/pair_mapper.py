@@ -11,7 +11,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.data.common import DatasetFromList
 
-from .frames import read_frame
+from .frames import read_frame, to_chw_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class FramePairDatasetMapper:
             "ref_frame_idx": ref,
             "height": image_shape[0],
             "width": image_shape[1],
-            "image": _to_chw(image),
-            "ref_image": _to_chw(ref_image),
+            "image": to_chw_tensor(image),
+            "ref_image": to_chw_tensor(ref_image),
             "instances": self._instances(key_annos, transforms, image_shape),
             "ref_instances": self._instances(ref_annos, transforms, image_shape),
         }
@@ -122,6 +122,3 @@ class FramePairDatasetMapper:
                                                  dtype=torch.long)
         return utils.filter_empty_instances(instances)
 
-
-def _to_chw(image: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
