@@ -62,6 +62,26 @@ def add_masktrack_config(cfg):
     _C.SOLVER.EPOCHS = 0
     _C.SOLVER.EPOCH_STEPS = (8, 11)
 
+    # ---------------------------------------------------------------- numerics
+    # Places where detectron2 and mmdetection compute the same thing slightly differently.
+    # The defaults are detectron2's; the ``*_mmdet.yaml`` configs (imported mmdetection /
+    # mmtracking checkpoints, see docs/mmdet_checkpoints.md) switch every one of them.
+    # Test-time (and training) resize: "pil" = detectron2's ResizeShortestEdge (PIL, antialiased
+    # bilinear); "cv2" = cv2.INTER_LINEAR with mmcv's output-size rounding.
+    _C.INPUT.RESIZE_IMPL = "pil"
+    # Log-scale box deltas (dw, dh) are clamped at log(1000/16): "upper" only (detectron2) or
+    # on "both" sides (mmdetection's DeltaXYWHBBoxCoder).
+    _C.MODEL.BOX_DELTA_CLAMP = "upper"
+    # RoI -> FPN level: "detectron2" = floor(4 + log2(sqrt(area)/224 + 2.2e-16)); "mmdet" =
+    # floor(log2(sqrt(area)/56 + 1e-6)) + 2. They differ only for boxes at a level boundary.
+    _C.MODEL.ROI_LEVEL_MAPPING = "detectron2"
+    # Tracker: "log_softmax" of the match logits, or "log_of_softmax" (log(softmax(x)), -inf
+    # where the softmax underflows, as mmdetection computes it).
+    _C.TEST.TRACKER.MATCH_LOG_PROB = "log_softmax"
+    # The best score a track has received in the current frame starts at this value; a
+    # detection must beat it to take the track (mmdetection: -1e6).
+    _C.TEST.TRACKER.INITIAL_BEST_SCORE = float("-inf")
+
     # ---------------------------------------------------------------- misc
     # Video test set evaluation writes results.json + a submission zip here when the data set
     # has no ground truth.

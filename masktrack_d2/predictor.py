@@ -16,13 +16,13 @@ import torch
 
 from detectron2.config import CfgNode, get_cfg
 from detectron2.data import MetadataCatalog
-from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
 from .checkpoint import CheckpointError, load_checkpoint_strict
 from .config import add_masktrack_config
+from .data.augmentation import build_augmentation
 from .data.frames import frame_model_input
 from .modeling.track_results import VideoTrackResults
 from .utils.file_io import atomic_write
@@ -130,7 +130,7 @@ class VideoPredictor:
         self.model.eval()
         load_checkpoint_strict(self.model, cfg.MODEL.WEIGHTS)
         # The same test-time resize as evaluation (data/frames.py).
-        self.augmentations = T.AugmentationList(utils.build_augmentation(cfg, is_train=False))
+        self.augmentations = T.AugmentationList(build_augmentation(cfg, is_train=False))
         self.input_format = cfg.INPUT.FORMAT
         self.metadata = demo_metadata(cfg)
 

@@ -11,6 +11,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.data.common import DatasetFromList
 
+from .augmentation import build_augmentation
 from .frames import read_frame, to_chw_tensor
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class FramePairDatasetMapper:
     def from_config(cls, cfg, videos, is_train: bool = True):
         return {
             "videos": videos,
-            "augmentations": utils.build_augmentation(cfg, is_train),
+            "augmentations": build_augmentation(cfg, is_train),
             "image_format": cfg.INPUT.FORMAT,
             "sampling_frame_range": cfg.INPUT.SAMPLING_FRAME_RANGE,
             "ref_nonempty_only": cfg.INPUT.REF_NONEMPTY_ONLY,

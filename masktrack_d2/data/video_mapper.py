@@ -2,8 +2,8 @@
 from typing import Dict, List
 
 from detectron2.config import configurable
-from detectron2.data import detection_utils as utils
 
+from .augmentation import build_augmentation
 from .frames import VideoFrames
 
 
@@ -21,7 +21,7 @@ class VideoTestMapper:
 
     @classmethod
     def from_config(cls, cfg):
-        return {"augmentations": utils.build_augmentation(cfg, is_train=False),
+        return {"augmentations": build_augmentation(cfg, is_train=False),
                 "image_format": cfg.INPUT.FORMAT}
 
     def __call__(self, video: Dict) -> Dict:

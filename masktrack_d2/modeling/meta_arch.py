@@ -8,6 +8,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import ImageList, Instances
 
+from .box_regression import set_box_delta_clamp
 from .track_results import VideoTrackResults
 from .tracker import MaskTrackTracker
 
@@ -35,6 +36,7 @@ class MaskTrackRCNN(GeneralizedRCNN):
     @classmethod
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
+        set_box_delta_clamp(ret["proposal_generator"], cfg.MODEL.BOX_DELTA_CLAMP)
         ret["tracker"] = MaskTrackTracker.from_config(cfg)
         return ret
 

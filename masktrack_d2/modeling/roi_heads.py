@@ -10,6 +10,8 @@ from detectron2.modeling.roi_heads.roi_heads import select_foreground_proposals
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import get_event_storage
 
+from .box_regression import set_box_delta_clamp
+from .poolers import build_level_pooler
 from .track_head import build_track_head, match_loss, match_targets
 
 
@@ -35,6 +37,16 @@ class MaskTrackROIHeads(StandardROIHeads):
     @classmethod
     def from_config(cls, cfg, input_shape):
         ret = super().from_config(cfg, input_shape)
+        # The poolers are rebuilt with the box -> FPN level rule of the config.
+        scales = tuple(1.0 / input_shape[k].stride for k in cfg.MODEL.ROI_HEADS.IN_FEATURES)
+        for key, head in (("box_pooler", cfg.MODEL.ROI_BOX_HEAD),
+                          ("mask_pooler", cfg.MODEL.ROI_MASK_HEAD)):
+            if ret.get(key) is not None:
+                ret[key] = build_level_pooler(
+                    cfg.MODEL.ROI_LEVEL_MAPPING, output_size=head.POOLER_RESOLUTION,
+                    scales=scales, sampling_ratio=head.POOLER_SAMPLING_RATIO,
+                    pooler_type=head.POOLER_TYPE)
+        set_box_delta_clamp(ret["box_predictor"], cfg.MODEL.BOX_DELTA_CLAMP)
         # The track head reads the box pooler's output (parameter-free, so sharing it is exact).
         in_channels = [input_shape[f].channels for f in ret["box_in_features"]][0]
         res = cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION

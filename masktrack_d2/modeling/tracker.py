@@ -74,8 +74,8 @@ class MaskTrackTracker:
     * Scores are computed in float32 (the reference's precision, and the track head's).
     * Ties in the row argmax go to the lowest column, i.e. "new" wins exact ties (as
       ``torch.max`` in the references).
-    * The per-track best score of a frame starts at ``-inf`` (the references use ``-1e6``;
-      the two only differ for rows whose score is below -1e6, i.e. detection score ~0).
+    * The per-track best score of a frame starts at ``initial_best_score``: ``-inf`` by
+      default, ``-1e6`` in mmdetection (the two differ only for scores below -1e6).
     * The ``a*log(c)`` term is skipped when ``a == 0`` (avoids ``0 * -inf = nan``).
     * ``dedup=True`` demotes the earlier detection to -1 (discarded; it does not become a new
       track) when a later detection of the same frame beats it for the same track.
@@ -88,6 +88,8 @@ class MaskTrackTracker:
         update_label: bool = True,
         dedup: bool = False,
         use_embedding: bool = True,
+        match_log_prob: str = "log_softmax",
+        initial_best_score: float = -math.inf,
     ):
         """
         Args:
@@ -101,6 +103,10 @@ class MaskTrackTracker:
             dedup: False reproduces the references' duplicate-id bug (masktrack.md §7.12);
                 True demotes the earlier loser to -1.
             use_embedding: False drops the embedding log-probability term (ablation).
+            match_log_prob: "log_softmax" (exact) or "log_of_softmax": ``log(softmax(x))``,
+                which is -inf where the softmax underflows to 0 (mmdetection's arithmetic).
+            initial_best_score: the per-track record of a frame starts here; a detection
+                must score strictly above it to take the track (mmdetection: -1e6).
         """
         if len(match_weights) != 3:
             raise ValueError(f"match_weights must be (alpha, beta, gamma), got {match_weights!r}")
@@ -109,12 +115,17 @@ class MaskTrackTracker:
         self.update_label = bool(update_label)
         self.dedup = bool(dedup)
         self.use_embedding = bool(use_embedding)
+        if match_log_prob not in ("log_softmax", "log_of_softmax"):
+            raise ValueError("match_log_prob must be 'log_softmax' or 'log_of_softmax', "
+                             f"got {match_log_prob!r}")
+        self.match_log_prob = match_log_prob
+        self.initial_best_score = float(initial_best_score)
         self.reset()
 
     @classmethod
     def from_config(cls, cfg) -> "MaskTrackTracker":
         """Build from ``cfg.TEST.TRACKER.{MATCH_WEIGHTS, NUM_FRAMES_RETAIN, UPDATE_LABEL, DEDUP,
-        USE_EMBEDDING}`` (keys added by ``masktrack_d2.config.add_masktrack_config``)."""
+        USE_EMBEDDING, MATCH_LOG_PROB, INITIAL_BEST_SCORE}`` (keys added by ``masktrack_d2.config.add_masktrack_config``)."""
         t = cfg.TEST.TRACKER
         return cls(
             match_weights=tuple(t.MATCH_WEIGHTS),
@@ -122,6 +133,8 @@ class MaskTrackTracker:
             update_label=t.UPDATE_LABEL,
             dedup=t.DEDUP,
             use_embedding=t.USE_EMBEDDING,
+            match_log_prob=t.MATCH_LOG_PROB,
+            initial_best_score=t.INITIAL_BEST_SCORE,
         )
 
     # ------------------------------------------------------------------ state
@@ -184,19 +197,21 @@ class MaskTrackTracker:
         device = boxes.device
         if self.use_embedding:
             logits = match_logits(embeds.float(), self._embeds.to(embeds.device))
-            S = torch.log_softmax(logits, dim=1).to(device)
+            if self.match_log_prob == "log_of_softmax":
+                S = logits.softmax(dim=1).log().to(device)
+            else:
+                S = torch.log_softmax(logits, dim=1).to(device)
         else:
             S = torch.zeros(D, T + 1, dtype=torch.float32, device=device)
-        cues = torch.zeros(D, T + 1, dtype=torch.float32, device=device)  # IoU + label terms
-        if self.beta != 0.0:
-            cues[:, 1:] += self.beta * pairwise_box_iou(boxes.float(), self._boxes.to(device))
-        if self.gamma != 0.0:
-            same = labels.to(device)[:, None] == self._labels.to(device)[None, :]  # (D, T)
-            cues[:, 0] += self.gamma
-            cues[:, 1:] += self.gamma * same.float()
-        S = S + cues
+        # Terms are added in the reference's order, so float sums round the same way.
         if self.alpha != 0.0:
             S = S + self.alpha * torch.log(scores.float().to(device))[:, None]
+        if self.beta != 0.0:
+            iou = pairwise_box_iou(boxes.float(), self._boxes.to(device))
+            S = S + self.beta * torch.cat([iou.new_zeros(D, 1), iou], dim=1)
+        if self.gamma != 0.0:
+            same = labels.to(device)[:, None] == self._labels.to(device)[None, :]  # (D, T)
+            S = S + self.gamma * torch.cat([same.new_ones(D, 1), same], dim=1).float()
         return S
 
     # ------------------------------------------------------------------ main entry
@@ -274,7 +289,7 @@ class MaskTrackTracker:
             s_best = S.gather(1, k[:, None])[:, 0]
             k, s_best = k.tolist(), s_best.tolist()
             mem_ids = self._ids.tolist()
-            record = [-math.inf] * len(self)
+            record = [self.initial_best_score] * len(self)
             holder = [-1] * len(self)  # detection currently holding each track (dedup only)
             for d in range(D):
                 if k[d] == 0:
