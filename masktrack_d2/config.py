@@ -1,8 +1,10 @@
 """Config keys added by MaskTrack R-CNN.
 
 Defaults reproduce the mmtracking / mmdetection 3.x MaskTrack R-CNN ("MMT"), whose model zoo
-holds the published numbers (YouTube-VIS 2019 R-50 30.2 AP). ``apply_orig_preset`` switches
-the knobs where the original code (youtubevos/MaskTrackRCNN, "ORIG") differs.
+holds the published numbers (YouTube-VIS 2019 R-50 30.2 AP). The original code's settings
+(youtubevos/MaskTrackRCNN, "ORIG") are a config file,
+``configs/youtubevis_2019/masktrack_rcnn_R_50_FPN_12e_orig.yaml``; docs/method.md, "Reference
+settings", lists where the two differ.
 """
 from detectron2.config import CfgNode as CN
 
@@ -54,9 +56,8 @@ def add_masktrack_config(cfg):
     _C.INPUT.REF_NONEMPTY_ONLY = False
 
     # ---------------------------------------------------------------- solver
-    # mmcv clips the global L2 norm of all gradients at 35; detectron2's CLIP_GRADIENTS clips
-    # per parameter, so the global clip has its own key (<= 0 disables it).
-    _C.SOLVER.GLOBAL_GRAD_CLIP_NORM = 35.0
+    # Whole-model gradient clipping (mmcv clips the global L2 norm of all gradients at 35) is
+    # detectron2's SOLVER.CLIP_GRADIENTS with CLIP_TYPE "full_model" (masktrack_d2/solver.py).
     # Schedule in epochs of key frames; converted to MAX_ITER / STEPS by the trainer when > 0
     # (12 epochs, x0.1 after epochs 8 and 11; ORIG and MMT).
     _C.SOLVER.EPOCHS = 0
@@ -67,17 +68,3 @@ def add_masktrack_config(cfg):
     # has no ground truth.
     _C.TEST.SUBMISSION_NAME = "submission_file.zip"
 
-
-def apply_orig_preset(cfg):
-    """Switch ``cfg`` (after add_masktrack_config) to the original MaskTrackRCNN settings."""
-    cfg.MODEL.TRACK_HEAD.LAST_RELU = False
-    cfg.MODEL.TRACK_HEAD.INIT = "normal"
-    cfg.MODEL.TRACK_HEAD.SEPARATE_SAMPLING = False
-    cfg.MODEL.TRACK_HEAD.LOSS_NORM = "positives"
-    cfg.INPUT.SAMPLING_FRAME_RANGE = 0
-    cfg.INPUT.REF_NONEMPTY_ONLY = True
-    cfg.TEST.TRACKER.NUM_FRAMES_RETAIN = 0
-    cfg.TEST.TRACKER.UPDATE_LABEL = False
-    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.05
-    cfg.TEST.DETECTIONS_PER_IMAGE = 10
-    return cfg

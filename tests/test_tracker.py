@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from masktrack_d2.modeling.tracker import MaskTrackTracker, match_logits, pairwise_box_iou
+from masktrack_d2.modeling.matching import match_logits
+from masktrack_d2.modeling.tracker import MaskTrackTracker, pairwise_box_iou
 
 A = [0.0, 0.0, 10.0, 10.0]
 B = [20.0, 20.0, 30.0, 30.0]
@@ -277,16 +278,20 @@ def test_memory_stays_bounded_over_1000_frames():
 # ------------------------------------------------------------------ config / misc
 def test_from_config_default_and_orig():
     pytest.importorskip("detectron2")
+    import os
+
     from detectron2.config import get_cfg
 
-    from masktrack_d2.config import add_masktrack_config, apply_orig_preset
+    from masktrack_d2.config import add_masktrack_config
 
     cfg = get_cfg()
     add_masktrack_config(cfg)
     trk = MaskTrackTracker.from_config(cfg)
     assert (trk.alpha, trk.beta, trk.gamma) == (1.0, 2.0, 10.0)
     assert trk.num_frames_retain == 20 and trk.update_label and not trk.dedup and trk.use_embedding
-    apply_orig_preset(cfg)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg.merge_from_file(os.path.join(
+        repo, "configs", "youtubevis_2019", "masktrack_rcnn_R_50_FPN_12e_orig.yaml"))
     cfg.TEST.TRACKER.DEDUP = True
     cfg.TEST.TRACKER.USE_EMBEDDING = False
     trk = MaskTrackTracker.from_config(cfg)

@@ -9,7 +9,7 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.utils.registry import Registry
 
-from .tracker import match_logits
+from .matching import match_logits
 
 TRACK_HEAD_REGISTRY = Registry("TRACK_HEAD")
 TRACK_HEAD_REGISTRY.__doc__ = """

@@ -5,8 +5,8 @@ track, only its latest embedding, box, label and last-seen frame index -- never 
 its memory is bounded by the retention rule (``num_frames_retain`` frames times the number of
 detections per frame).
 
-``match_logits`` is shared with the track head (training loss and inference), so the logits
-the head is trained on are exactly the ones the tracker scores.
+``match_logits`` (:mod:`.matching`) is shared with the track head's training loss, so the
+logits the head is trained on are exactly the ones the tracker scores.
 """
 from __future__ import annotations
 
@@ -15,23 +15,9 @@ from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["match_logits", "pairwise_box_iou", "MaskTrackTracker"]
+from .matching import match_logits
 
-
-def match_logits(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Match logits of query embeddings against reference embeddings (masktrack.md §1.2).
-
-    Args:
-        x: (N, C) query embeddings.
-        ref: (M, C) reference / memory embeddings (M may be 0).
-
-    Returns:
-        (N, M + 1) logits: column 0 is the constant 0 logit of the "new instance" slot,
-        column j + 1 is the plain dot product ``x[i] . ref[j]`` (no normalisation, no
-        temperature). With M = 0 only the dummy column is returned.
-    """
-    sim = x @ ref.t()
-    return torch.cat([sim.new_zeros(sim.shape[0], 1), sim], dim=1)
+__all__ = ["pairwise_box_iou", "MaskTrackTracker"]
 
 
 def pairwise_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
