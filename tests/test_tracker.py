@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from masktrack_d2.modeling.matching import match_logits
-from masktrack_d2.modeling.tracker import MaskTrackTracker, pairwise_box_iou
+from masktrack_d2.modeling.tracker import MaskTrackTracker
 
 A = [0.0, 0.0, 10.0, 10.0]
 B = [20.0, 20.0, 30.0, 30.0]
@@ -46,13 +46,16 @@ def test_match_logits_gradient_reaches_both_inputs():
     assert x.grad.abs().sum() > 0 and ref.grad.abs().sum() > 0
 
 
-def test_pairwise_box_iou():
-    b1 = torch.tensor([A, [0.0, 0.0, 5.0, 10.0]])
-    b2 = torch.tensor([A, B, [5.0, 0.0, 15.0, 10.0], [3.0, 3.0, 3.0, 8.0]])
-    iou = pairwise_box_iou(b1, b2)
+def test_iou_term_of_the_score():
+    """With only the IoU weight on, the score against track t is IoU(detection, track box)."""
+    trk = MaskTrackTracker(match_weights=(0.0, 1.0, 0.0), use_embedding=False)
+    mem = torch.tensor([A, B, [5.0, 0.0, 15.0, 10.0], [3.0, 3.0, 3.0, 8.0]])
+    trk.step(0, mem, torch.ones(4), torch.zeros(4, dtype=torch.long), None)
+    dets = torch.tensor([A, [0.0, 0.0, 5.0, 10.0]])
+    S = trk.score_matrix(dets, torch.ones(2), torch.zeros(2, dtype=torch.long), None)
     expect = torch.tensor([[1.0, 0.0, 50 / 150, 0.0], [0.5, 0.0, 0.0, 0.0]])
-    assert iou.shape == (2, 4)
-    assert torch.allclose(iou, expect)
+    assert S.shape == (2, 5)
+    assert torch.allclose(S[:, 1:], expect) and torch.equal(S[:, 0], torch.zeros(2))
 
 
 # ------------------------------------------------------------------ association

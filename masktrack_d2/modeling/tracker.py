@@ -1,6 +1,6 @@
 """Online association of MaskTrack R-CNN (masktrack.md §3.2-3.3).
 
-Plain tensors in and out: no network, no detectron2 structures. The tracker keeps, per live
+Plain tensors in and out, no network. The tracker keeps, per live
 track, only its latest embedding, box, label and last-seen frame index -- never a mask -- so
 its memory is bounded by the retention rule (``num_frames_retain`` frames times the number of
 detections per frame).
@@ -15,30 +15,11 @@ from typing import Optional, Sequence
 
 import torch
 
+from detectron2.structures import Boxes, pairwise_iou
+
 from .matching import match_logits
 
-__all__ = ["pairwise_box_iou", "MaskTrackTracker"]
-
-
-def pairwise_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """IoU of every pair of XYXY boxes (continuous convention: area = (x2-x1)*(y2-y1)).
-
-    Args:
-        boxes1: (N, 4) boxes, XYXY.
-        boxes2: (M, 4) boxes, XYXY, in the same coordinate frame as ``boxes1``.
-
-    Returns:
-        (N, M) IoU; 0 where the boxes do not overlap (also for degenerate boxes).
-    """
-    area1 = (boxes1[:, 2] - boxes1[:, 0]).clamp(min=0) * (boxes1[:, 3] - boxes1[:, 1]).clamp(min=0)
-    area2 = (boxes2[:, 2] - boxes2[:, 0]).clamp(min=0) * (boxes2[:, 3] - boxes2[:, 1]).clamp(min=0)
-    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
-    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]  # (N, M)
-    union = area1[:, None] + area2[None, :] - inter
-    return torch.where(inter > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny),
-                       torch.zeros_like(inter))
+__all__ = ["MaskTrackTracker"]
 
 
 class MaskTrackTracker:
@@ -175,7 +156,8 @@ class MaskTrackTracker:
             S = torch.zeros(D, T + 1, dtype=torch.float32, device=device)
         cues = torch.zeros(D, T + 1, dtype=torch.float32, device=device)  # IoU + label terms
         if self.beta != 0.0:
-            cues[:, 1:] += self.beta * pairwise_box_iou(boxes.float(), self._boxes.to(device))
+            iou = pairwise_iou(Boxes(boxes.float()), Boxes(self._boxes.to(device)))  # (D, T)
+            cues[:, 1:] += self.beta * iou
         if self.gamma != 0.0:
             same = labels.to(device)[:, None] == self._labels.to(device)[None, :]  # (D, T)
             cues[:, 0] += self.gamma
