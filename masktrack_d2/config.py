@@ -6,7 +6,29 @@ holds the published numbers (YouTube-VIS 2019 R-50 30.2 AP). The original code's
 ``configs/youtubevis_2019/masktrack_rcnn_R_50_FPN_12e_orig.yaml``; docs/method.md, "Reference
 settings", lists where the two differ.
 """
+import os
+from importlib import resources
+
 from detectron2.config import CfgNode as CN
+
+
+def get_config_file(config_path: str) -> str:
+    """
+    Path of a config file the project ships, e.g. "quickstart/masktrack_R_18_FPN_synthetic.yaml"
+    (relative to the repository's ``configs/``). An installed package carries a copy of
+    ``configs/`` as package data (``masktrack_d2/configs``, see setup.py), so this works
+    without the source tree; in a source checkout the repository's ``configs/`` is used.
+    Relative ``_BASE_`` links resolve inside the same tree.
+    """
+    shipped = resources.files("masktrack_d2").joinpath("configs", config_path)
+    if shipped.is_file():
+        return str(shipped)
+    repo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                        config_path)
+    if os.path.isfile(repo):
+        return repo
+    raise FileNotFoundError(f"config {config_path!r} is neither in the installed package "
+                            f"({shipped}) nor in a source checkout ({repo})")
 
 
 def add_masktrack_config(cfg):

@@ -17,11 +17,12 @@ import os
 import sys
 import time
 
+from ..utils.metrics_log import training_rows
+
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
 EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
-QUICKSTART_CONFIG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "configs", "quickstart", "masktrack_R_18_FPN_synthetic.yaml")
+#: Name of the quickstart config under configs/ (see masktrack_d2.config.get_config_file).
+QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
 
 
 def heldout_curve(cfg, videos, output_dir: str, initial_model):
@@ -35,8 +36,8 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model):
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
-    from .evaluation.heldout_losses import evaluate_heldout_losses
-    from .evaluation.match_accuracy import evaluate_match_accuracy
+    from .heldout_losses import evaluate_heldout_losses
+    from .match_accuracy import evaluate_match_accuracy
 
     def measure(model, it):
         return dict(evaluate_match_accuracy(model, cfg, videos, max_pairs=100),
@@ -51,15 +52,9 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model):
     return curve
 
 
-def logged_rows(metrics_json: str):
-    """The training-loss records of detectron2's metrics.json (one json object per line)."""
-    rows = [json.loads(line) for line in open(metrics_json) if line.strip()]
-    return [r for r in rows if "total_loss" in r]
-
-
-def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
+def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     """
-    Plot the training losses and match accuracy logged in detectron2's metrics.json, and the
+    Plot the training losses and match accuracy logged in ``output_dir``'s metrics.json, and the
     held-out match accuracy per checkpoint (``heldout``: list of dicts with "iteration",
     "match_accuracy", "chance").
     """
@@ -68,7 +63,7 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = logged_rows(metrics_json)
+    rows = training_rows(output_dir)
     keys = keys or ["loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask",
                     "loss_match"]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
@@ -105,9 +100,9 @@ def plot_curves(metrics_json: str, out_png: str, heldout=None, keys=None):
     return out_png
 
 
-def loss_summary(metrics_json: str, window: int = 3):
+def loss_summary(output_dir: str, window: int = 3):
     """First and last logged value (mean over ``window`` log points) of every loss."""
-    rows = logged_rows(metrics_json)
+    rows = training_rows(output_dir)
     keys = [k for k in rows[0] if k.startswith("loss_")] + ["track_head/match_accuracy"]
 
     def mean(rs, k):
@@ -124,9 +119,9 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
     """
     from detectron2.data import MetadataCatalog
 
-    from .engine import MaskTrackTrainer
-    from .evaluation.ytvis_eval import evaluate_ytvis
-    from .modeling.tracker import MaskTrackTracker
+    from ..engine import MaskTrackTrainer
+    from ..evaluation.ytvis_eval import evaluate_ytvis
+    from ..modeling.tracker import MaskTrackTracker
 
     gt = json.load(open(MetadataCatalog.get(dataset_name).json_file))
     keep = set(video_ids)
@@ -162,7 +157,7 @@ def render_demo(config_file: str, opts, weights: str, video: dict, out_dir: str,
     """
     import cv2
 
-    from .predictor import run_demo, setup_demo_cfg
+    from ..predictor import run_demo, setup_demo_cfg
 
     cfg = setup_demo_cfg(config_file, list(opts) + ["MODEL.WEIGHTS", weights],
                          confidence_threshold=confidence_threshold)
@@ -183,17 +178,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="output/quickstart")
-    parser.add_argument("--config-file", default=QUICKSTART_CONFIG)
+    parser.add_argument("--config-file", default=None,
+                        help=f"default: the shipped configs/{QUICKSTART_CONFIG}")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE")
     args = parser.parse_args(argv)
+    if args.config_file is None:
+        from ..config import get_config_file
+
+        args.config_file = get_config_file(QUICKSTART_CONFIG)
 
     from detectron2.engine import default_argument_parser
 
-    from .data.datasets import register_ytvis_instances
-    from .data.datasets.builtin import ytvis_builtin_metadata
-    from .data.synthetic import generate_synthetic_ytvis
-    from .data.build import get_video_dicts
-    from .engine import MaskTrackTrainer, setup_cfg
+    from ..data.datasets import register_ytvis_instances
+    from ..data.datasets.builtin import ytvis_builtin_metadata
+    from ..data.synthetic import generate_synthetic_ytvis
+    from ..data.build import get_video_dicts
+    from ..engine import MaskTrackTrainer, setup_cfg
 
     t0 = time.time()
     root = os.getenv("DETECTRON2_DATASETS", "datasets")
@@ -213,9 +213,9 @@ def main(argv=None):
 
     heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model)
     acc_before, acc = heldout[0], heldout[-1]
-    curves = plot_curves(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
-                         os.path.join(cfg.OUTPUT_DIR, "training_curves.png"), heldout)
-    summary = loss_summary(os.path.join(cfg.OUTPUT_DIR, "metrics.json"))
+    curves = plot_curves(cfg.OUTPUT_DIR, os.path.join(cfg.OUTPUT_DIR, "training_curves.png"),
+                         heldout)
+    summary = loss_summary(cfg.OUTPUT_DIR)
 
     val_ids = {v["video_id"] for v in val_videos}
     crossing = [i for i in json.load(open(data["val_json"]))["info"].get("crossing_video_ids", [])
