@@ -1,4 +1,4 @@
-"""Benchmark 4 (issue #6): frame-pair loader throughput vs the model's training step rate.
+"""Benchmark 4: frame-pair loader throughput vs the model's training step rate.
 
 A synthetic YouTube-VIS data set at 640x360 is generated once under output/bench/
 (``generate_synthetic_ytvis(..., height=360, width=640)``) and registered; the loader is the

@@ -1,4 +1,4 @@
-"""Benchmark 1 (issue #6): per-frame cost of MaskTrack R-CNN video inference vs plain Mask R-CNN.
+"""Benchmark 1: per-frame cost of MaskTrack R-CNN video inference vs plain Mask R-CNN.
 
 MaskTrack side, per frame: ``next(model.track_frames(...))`` (preprocess, backbone + FPN, RPN,
 box head + NMS, track-head embeddings at the final boxes, tracker, mask head for the kept
@@ -22,8 +22,8 @@ Two MaskTrack runs are timed:
 
 All three run on the same 640x360 frames of a generated moving-shapes video, random weights
 (backbone norms calibrated, see benchlib.models.build_random_model), test score threshold 0 so that
-every frame has the full detection budget (100, as in /work/shared/design/performance.md, and
-a realistic 10). Per frame the three run back to back in a rotating order, after a warm-up.
+every frame has the full detection budget (100, as in the reference measurement of
+benchmarks/README.md, and a realistic 10). Per frame the three run back to back in a rotating order, after a warm-up.
 Three estimates of each ratio are reported, because the machine is shared:
 
 * wall: the median of the per-frame wall-time ratios;

@@ -1,4 +1,4 @@
-"""Benchmark 3 (issue #6): one MaskTrack frame-pair training step vs one Mask R-CNN step.
+"""Benchmark 3: one MaskTrack frame-pair training step vs one Mask R-CNN step.
 
 * MaskTrack: ``MaskTrackRCNN`` in training mode on one frame pair (key + reference frame,
   batch 1): forward (one backbone pass over both frames, RPN + box + mask heads on the key
@@ -256,7 +256,7 @@ def write(args, info, res, mem):
         "There is no numeric goal for this ratio: the pair step runs the backbone forward and "
         "backward over two frames (the reference branch keeps its gradient, as in both "
         "reference implementations), so ~1.5-2x a single-frame step is the expected cost. For "
-        "reference, /work/shared/design/performance.md measured the mmdetection MaskTrack R-CNN "
+        "reference, the mmdetection 3.3 MaskTrack R-CNN (benchmarks/README.md) measured a "
         "pair step at 1.79 s and 2.27 GB peak on this kind of machine "
         f"(ours: {res['masktrack']['total']:.2f} s"
         + (f", {mem['masktrack']['peak_rss_mb'] / 1024:.2f} GB" if mem else "") + ").",

@@ -1,4 +1,4 @@
-"""Benchmark 2 (issue #6): peak resident memory of video inference, long video vs short video.
+"""Benchmark 2: peak resident memory of video inference, long video vs short video.
 
 A moving-shapes video is written once as JPEGs (default 600 frames of 1280x720) under
 output/bench/. Each measurement runs in a fresh interpreter (``--child``) that builds the

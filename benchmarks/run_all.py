@@ -1,4 +1,4 @@
-"""Run every benchmark of issue #6 and collect their numbers in benchmarks/results/summary.md.
+"""Run every benchmark and collect their numbers in benchmarks/results/summary.md.
 
     .venv/bin/python benchmarks/run_all.py             # default settings, ~15-20 min on 2 cores
     .venv/bin/python benchmarks/run_all.py --quick     # smoke run of each, ~5 min
@@ -155,7 +155,7 @@ def main(argv=None):
 
     rows = summary(args.out_dir, args.device)
     lines = [
-        "# Benchmark summary (issue #6)",
+        "# Benchmark summary",
         "",
         f"Collected by `benchmarks/run_all.py` from the results in `{os.path.relpath(args.out_dir, ROOT)}` "
         f"(device {args.device}); each row links to its benchmark's own report for how it was "

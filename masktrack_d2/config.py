@@ -67,7 +67,7 @@ def add_masktrack_config(cfg):
     # MMT overwrites a track's label with the latest detection's; ORIG keeps the first.
     _C.TEST.TRACKER.UPDATE_LABEL = True
     # Both references let two detections of one frame keep the same track id when the later one
-    # out-scores the earlier; True drops the loser instead (masktrack.md pitfall 12).
+    # out-scores the earlier; True drops the loser instead (docs/method.md, "Duplicate track ids").
     _C.TEST.TRACKER.DEDUP = False
 
     # ---------------------------------------------------------------- data

@@ -1,4 +1,4 @@
-"""Shared helpers of the robustness tests (issue #7): a tiny synthetic data set, a tiny
+"""Shared helpers of the robustness tests (bad input, resume, determinism): a tiny synthetic data set, a tiny
 R-18 FPN config and command lines for ``train_net.py``.
 
 A plain module (not a conftest) so that it never clashes with other test helpers. Every

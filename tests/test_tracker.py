@@ -1,4 +1,4 @@
-"""Hand-made cases for the online tracker (masktrack.md §3.2-3.3, pitfalls §7.12-7.15)."""
+"""Hand-made cases for the online tracker (docs/method.md, "Tracker")."""
 import math
 
 import pytest

@@ -1,8 +1,9 @@
-"""Video-level output of MaskTrack R-CNN (masktrack.md §3.4-3.5, pitfalls §7.3, 7.4, 7.12, 7.17).
+"""Video-level output of MaskTrack R-CNN (docs/method.md, "Results format").
 
 :class:`VideoTrackResults` collects one video's per-frame tracker output and turns it into
 YouTube-VIS results. Masks are turned into compressed RLE as soon as a frame is added, so no
-dense mask is ever held per track per frame (performance.md).
+dense mask is ever held per track per frame: memory does not grow with the video's length
+beyond the RLEs (benchmarks/results/video_memory.md).
 """
 from __future__ import annotations
 
@@ -186,7 +187,7 @@ class VideoTrackResults:
         return out
 
     def to_json_results(self, video_id: int, label_to_category_id: LabelMap = None) -> List[Dict[str, Any]]:
-        """Entries in the exact ``results.json`` format of masktrack.md §3.5:
+        """Entries in the exact ``results.json`` format (docs/method.md, "Results format"):
         ``{"video_id", "category_id", "score", "segmentations"}`` (no ``track_id``)."""
         return [
             {"video_id": r["video_id"], "category_id": r["category_id"], "score": r["score"],

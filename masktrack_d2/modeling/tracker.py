@@ -1,4 +1,4 @@
-"""Online association of MaskTrack R-CNN (masktrack.md §3.2-3.3).
+"""Online association of MaskTrack R-CNN (docs/method.md, "Tracker").
 
 Plain tensors in and out, no network. The tracker keeps, per live
 track, only its latest embedding, box, label and last-seen frame index -- never a mask -- so
@@ -65,7 +65,8 @@ class MaskTrackTracker:
                 video (ORIG). MMT: 20.
             update_label: overwrite a track's label with its latest detection's (MMT) or keep
                 the label of the frame that created it (ORIG).
-            dedup: False reproduces the references' duplicate-id bug (masktrack.md §7.12);
+            dedup: False reproduces the references' duplicate-id bug (docs/method.md,
+                "Duplicate track ids");
                 True demotes the earlier loser to -1.
             use_embedding: False drops the embedding log-probability term (ablation).
         """
@@ -192,7 +193,7 @@ class MaskTrackTracker:
             discarded ones. In the default (bug-compatible) mode two detections of one frame can
             share an id.
 
-        Semantics (masktrack.md §3.2-3.3):
+        Semantics (docs/method.md, "Tracker" and "Memory and retention"):
             * D = 0: returns an empty tensor; memory untouched (no retention pass either).
             * empty memory: every detection starts a new track (ids from a running counter).
             * otherwise ``k_d = argmax S[d]``; detections are walked in the given order:
