@@ -106,7 +106,7 @@ def main(argv=None) -> int:
 
     written = [p for p in (args.output, args.json) if p]
     print(f"{stats['frames']} frames, {stats['tracks']} tracks, {stats['fps']:.2f} frames/s "
-          f"on {cfg.MODEL.DEVICE}; wrote {', '.join(written)}")
+          f"on {stats['device']}; wrote {', '.join(written)}")
     return 0
 
 

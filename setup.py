@@ -4,7 +4,11 @@ setup(
     name="masktrack_d2",
     version="0.1.0",
     description="MaskTrack R-CNN video instance segmentation as a Detectron2 extension",
-    packages=find_packages(include=["masktrack_d2", "masktrack_d2.*"]),
+    packages=find_packages(include=["masktrack_d2", "masktrack_d2.*"]) + ["masktrack_d2.configs"],
+    # The repository's configs/ ships inside the package as masktrack_d2/configs, so that an
+    # installed masktrack_d2 finds them (masktrack_d2.config.get_config_file; the quickstart).
+    package_dir={"masktrack_d2.configs": "configs"},
+    package_data={"masktrack_d2.configs": ["*.yaml", "*/*.yaml"]},
     python_requires=">=3.8",
     # torch, torchvision and detectron2 are installed by scripts/setup.sh (detectron2 is not
     # on the package registries as such); the rest are plain registry packages.

@@ -1,4 +1,4 @@
-"""Benchmark 4 (issue #6): frame-pair loader throughput vs the model's training step rate.
+"""Benchmark 4: frame-pair loader throughput vs the model's training step rate.
 
 A synthetic YouTube-VIS data set at 640x360 is generated once under output/bench/
 (``generate_synthetic_ytvis(..., height=360, width=640)``) and registered; the loader is the
@@ -33,8 +33,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402
-from common import median  # noqa: E402
+from benchlib.env import BASE_CONFIG, CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.models import build_random_model, masktrack_cfg  # noqa: E402
+from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
+from benchlib.timing import median, sync  # noqa: E402
 
 NAME = "data_loader"
 GOAL = 1.0
@@ -44,7 +46,7 @@ DATASET = "bench_synthetic_640x360_train"
 def make_dataset(args):
     from masktrack_d2.data.synthetic import generate_synthetic_ytvis
 
-    root = os.path.join(common.CACHE_DIR, f"synthetic_{args.width}x{args.height}_"
+    root = os.path.join(CACHE_DIR, f"synthetic_{args.width}x{args.height}_"
                                           f"v{args.videos}_f{args.frames}")
     marker = os.path.join(root, "info.json")
     if not os.path.exists(marker):
@@ -69,7 +71,7 @@ def register(info):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--workers", type=int, default=None,
                    help="DATALOADER.NUM_WORKERS (default: the cfg's)")
     p.add_argument("--also-workers", default="1",
@@ -82,13 +84,13 @@ def main(argv=None):
     p.add_argument("--frames", type=int, default=12)
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--width", type=int, default=640)
-    p.add_argument("--config", default=common.BASE_CONFIG)
+    p.add_argument("--config", default=BASE_CONFIG)
     p.add_argument("opts", nargs=argparse.REMAINDER, help="extra cfg KEY VALUE pairs")
     args = p.parse_args(argv)
     if args.quick:
         args.pairs, args.steps, args.blocks, args.together = 20, 1, 1, 3
-    common.setup_torch(args)
-    info = common.env_info(args)
+    setup_torch(args)
+    info = env_info(args)
 
     from detectron2.utils.events import EventStorage
 
@@ -103,23 +105,23 @@ def main(argv=None):
     opts = ["DATASETS.TRAIN", f"('{DATASET}',)", "SOLVER.IMS_PER_BATCH", "1"]
     if args.workers is not None:
         opts += ["DATALOADER.NUM_WORKERS", str(args.workers)]
-    cfg = common.masktrack_cfg(args.config, opts + args.opts, args.device)
+    cfg = masktrack_cfg(args.config, opts + args.opts, args.device)
     workers = cfg.DATALOADER.NUM_WORKERS
     prefetch = 2 * max(workers, 1)  # torch DataLoader: prefetch_factor 2 per worker
 
-    model = common.build_random_model(cfg, seed=args.seed, train=True)
+    model = build_random_model(cfg, seed=args.seed, train=True)
     optimizer = build_optimizer(cfg, model)
     loader = build_frame_pair_train_loader(cfg)
     it = iter(loader)
 
     def step(batch):
-        common.sync(args.device)
+        sync(args.device)
         t = time.perf_counter()
         losses = model(batch)
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
-        common.sync(args.device)
+        sync(args.device)
         return time.perf_counter() - t
 
     t0 = time.perf_counter()
@@ -203,13 +205,13 @@ def main(argv=None):
 
 
 def write(args, info, res):
-    paths = common.result_paths(args, NAME)
-    cfg_name = os.path.relpath(args.config, common.ROOT)
+    paths = result_paths(args, NAME)
+    cfg_name = os.path.relpath(args.config, ROOT)
     ts = res.get("train_step_bench_pairs_per_s")
     lines = [
         "# Data: frame-pair loader throughput vs the training step rate",
         "",
-        *common.env_lines(info),
+        *env_lines(info),
         "",
         f"Data: synthetic YouTube-VIS set, {res['dataset']['num_videos']} videos x {args.frames} "
         f"frames at {args.width}x{args.height} (JPEG), training split "
@@ -221,7 +223,7 @@ def write(args, info, res):
         f"loader. {args.blocks} alternating blocks of {args.pairs} loader pairs (after draining "
         f"the prefetch queue) and {args.steps} model steps; medians.",
         "",
-        common.md_table(
+        md_table(
             ["what", "pairs / s", "notes"],
             [[f"loader alone, {res['workers']} workers (cfg)", res["loader_pairs_per_s"],
               "blocks: " + ", ".join(f"{r:.1f}" for r in res["loader_rates"])
@@ -248,7 +250,7 @@ def write(args, info, res):
         "it down only by the CPU they take.",
     ]
     data = {"env": info, "goal": GOAL, "ratio": res["ratio"], "results": res}
-    common.write_report(paths, lines, data)
+    write_report(paths, lines, data)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Benchmark 1 (issue #6): per-frame cost of MaskTrack R-CNN video inference vs plain Mask R-CNN.
+"""Benchmark 1: per-frame cost of MaskTrack R-CNN video inference vs plain Mask R-CNN.
 
 MaskTrack side, per frame: ``next(model.track_frames(...))`` (preprocess, backbone + FPN, RPN,
 box head + NMS, track-head embeddings at the final boxes, tracker, mask head for the kept
@@ -21,9 +21,9 @@ Two MaskTrack runs are timed:
   of the overhead, and the number the goal is judged on.
 
 All three run on the same 640x360 frames of a generated moving-shapes video, random weights
-(backbone norms calibrated, see common.build_random_model), test score threshold 0 so that
-every frame has the full detection budget (100, as in /work/shared/design/performance.md, and
-a realistic 10). Per frame the three run back to back in a rotating order, after a warm-up.
+(backbone norms calibrated, see benchlib.models.build_random_model), test score threshold 0 so that
+every frame has the full detection budget (100, as in the reference measurement of
+benchmarks/README.md, and a realistic 10). Per frame the three run back to back in a rotating order, after a warm-up.
 Three estimates of each ratio are reported, because the machine is shared:
 
 * wall: the median of the per-frame wall-time ratios;
@@ -47,8 +47,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402
-from common import median  # noqa: E402
+from benchlib.env import BASE_CONFIG, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.models import (  # noqa: E402
+    build_random_model, copy_weights, keep_all, masktrack_cfg, plain_cfg)
+from benchlib.report import (  # noqa: E402
+    env_info, env_lines, md_table, result_paths, save_plot, write_report)
+from benchlib.timing import StageTimer, median, sync  # noqa: E402
+from benchlib.video import model_inputs, moving_shapes_frames  # noqa: E402
 
 NAME = "tracking_overhead"
 GOAL = 1.05
@@ -71,7 +76,11 @@ def instrument(timer, model, masktrack: bool):
     timer.wrap(model, "preprocess_image", "preprocess")
     timer.wrap(model.backbone, "forward", "backbone+FPN")
     timer.wrap(model.proposal_generator, "forward", "RPN")
-    timer.wrap(model.roi_heads, "_forward_box", "box head+NMS", capture=True)
+    # Box head + NMS through public seams: MaskTrack's detect_and_embed minus its embed stage;
+    # plain ROI heads' forward minus its mask-head stage (nested stages are subtracted). Both
+    # return a pair whose first item is the per-image detections.
+    box_step = "detect_and_embed" if masktrack else "forward"
+    timer.wrap(model.roi_heads, box_step, "box head+NMS", capture=True)
     timer.wrap(model.roi_heads, "forward_with_given_boxes", "mask head", capture=True)
     if masktrack:
         timer.wrap(model.roi_heads, "embed", "embed (track head)")
@@ -89,20 +98,20 @@ def run_budget(args, budget: int):
     from masktrack_d2.modeling.track_results import VideoTrackResults, encode_masks
 
     opts = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "TEST.DETECTIONS_PER_IMAGE", str(budget)]
-    cfg = common.masktrack_cfg(args.config, opts + args.opts, args.device)
-    models = {"mt": common.build_random_model(cfg, seed=args.seed)}
-    models["mt_all"] = common.build_random_model(cfg, seed=args.seed + 2, calibrate=False)
+    cfg = masktrack_cfg(args.config, opts + args.opts, args.device)
+    models = {"mt": build_random_model(cfg, seed=args.seed)}
+    models["mt_all"] = build_random_model(cfg, seed=args.seed + 2, calibrate=False)
     models["mt_all"].load_state_dict(models["mt"].state_dict())
-    models["plain"] = common.build_random_model(common.plain_cfg(cfg), seed=args.seed + 1,
+    models["plain"] = build_random_model(plain_cfg(cfg), seed=args.seed + 1,
                                                 calibrate=False)
-    left_over = common.copy_weights(models["mt"], models["plain"])
+    left_over = copy_weights(models["mt"], models["plain"])
     assert type(models["plain"]).__name__ == "GeneralizedRCNN"
     assert type(models["plain"].roi_heads).__name__ == "StandardROIHeads"
-    common.keep_all(models["mt_all"].tracker)
+    keep_all(models["mt_all"].tracker)
 
     n = args.warmup + args.frames
-    imgs = list(common.moving_shapes_frames(n, args.height, args.width, seed=args.seed))
-    inputs = [common.test_input(cfg, im, i) for i, im in enumerate(imgs)]
+    imgs = list(moving_shapes_frames(n, args.height, args.width, seed=args.seed))
+    inputs = model_inputs(cfg, imgs)
     H, W = args.height, args.width
 
     # same weights -> same detections: at frame 0 the tracker keeps every detection
@@ -115,7 +124,7 @@ def run_budget(args, budget: int):
     print(f"[budget {budget}] frame 0: plain {len(p0)} dets, masktrack {len(m0)}; "
           f"identical: {same0}", flush=True)
 
-    timers = {k: common.StageTimer(args.device) for k in RUNS}
+    timers = {k: StageTimer(args.device) for k in RUNS}
     for k in RUNS:
         instrument(timers[k], models[k], masktrack=k != "plain")
     results = {k: VideoTrackResults(n, H, W) for k in ("mt", "mt_all")}
@@ -128,12 +137,12 @@ def run_budget(args, budget: int):
         rec = {"frame": i}
         for k in orders[i % len(orders)]:
             timers[k].reset()
-            common.sync(args.device)
+            sync(args.device)
             t0, c0 = time.perf_counter(), time.process_time()
             if k == "plain":
                 with torch.no_grad():
                     out = models[k]([inp])[0]["instances"]
-                common.sync(args.device)
+                sync(args.device)
                 t1, c1 = time.perf_counter(), time.process_time()
                 rles = encode_masks(out.pred_masks)
                 t2, c2 = time.perf_counter(), time.process_time()
@@ -144,11 +153,11 @@ def run_budget(args, budget: int):
                 fi, inst = next(gens[k])
                 results[k].add_frame(fi, inst.pred_track_ids, inst.scores, inst.pred_classes,
                                      masks=inst.pred_masks)
-                common.sync(args.device)
+                sync(args.device)
                 t1, c1 = time.perf_counter(), time.process_time()
                 rec["n_" + k] = len(inst)
             rec[k] = {"wall": t1 - t0, "cpu": c1 - c0, "stages": dict(timers[k].totals)}
-        boxes = {k: timers[k].captured["box head+NMS"][0].pred_boxes.tensor for k in RUNS}
+        boxes = {k: timers[k].captured["box head+NMS"][0][0].pred_boxes.tensor for k in RUNS}
         masks = {k: timers[k].captured["mask head"][0].pred_masks for k in RUNS}
         rec["same_boxes"] = bool(torch.equal(boxes["plain"], boxes["mt"])
                                  and torch.equal(boxes["plain"], boxes["mt_all"])
@@ -216,32 +225,32 @@ def summarise(budget, rows, same0, left_over, results):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--frames", type=int, default=16, help="timed frames per budget")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--budgets", default="100,10", help="detections per frame (comma list)")
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--width", type=int, default=640)
-    p.add_argument("--config", default=common.BASE_CONFIG)
+    p.add_argument("--config", default=BASE_CONFIG)
     p.add_argument("opts", nargs=argparse.REMAINDER, help="extra cfg KEY VALUE pairs")
     args = p.parse_args(argv)
     if args.quick:
         args.frames, args.warmup = min(args.frames, 3), 1
-    common.setup_torch(args)
-    info = common.env_info(args)
+    setup_torch(args)
+    info = env_info(args)
 
     runs = [run_budget(args, int(b)) for b in args.budgets.split(",")]
-    paths = common.result_paths(args, NAME)
+    paths = result_paths(args, NAME)
     write(paths, args, info, runs)
     return 0
 
 
 def write(paths, args, info, runs):
-    cfg_name = os.path.relpath(args.config, common.ROOT)
+    cfg_name = os.path.relpath(args.config, ROOT)
     lines = [
         "# Tracking overhead: MaskTrack R-CNN video inference vs plain Mask R-CNN, per frame",
         "",
-        *common.env_lines(info),
+        *env_lines(info),
         "",
         f"Model: `{cfg_name}` (R-50 FPN) {' '.join(args.opts)}, random weights (seed "
         f"{args.seed}; backbone norm statistics calibrated on one frame so the detector's "
@@ -265,7 +274,7 @@ def write(paths, args, info, runs):
         "",
         "## Per-frame time (ms, median)",
         "",
-        common.md_table(
+        md_table(
             ["detections / frame", "plain", "plain + RLE", "MaskTrack (kept)",
              "MaskTrack, all kept", "frame 0 identical / same boxes (and masks) every frame"],
             [[r["budget"], r["ms"]["plain"], r["ms"]["plain_rle"],
@@ -289,7 +298,7 @@ def write(paths, args, info, runs):
                     f"{x['cpu']:.3f}", f"**{x['paired']:.3f}**" if judged else f"{x['paired']:.3f}",
                     ("yes" if x["paired"] <= GOAL else "no") if judged else "(not judged)"])
     lines += [
-        common.md_table(["dets", "MaskTrack run", "vs", "wall (per-frame range)", "CPU",
+        md_table(["dets", "MaskTrack run", "vs", "wall (per-frame range)", "CPU",
                          "paired stages", "goal met (paired)"], rows),
         "",
         "wall: median of per-frame wall-time ratios; CPU: the same with process CPU time; "
@@ -310,9 +319,10 @@ def write(paths, args, info, runs):
     stage_rows = [[s] + [r["stages_ms"][k].get(s, 0.0) for r in runs for k in RUNS]
                   for s in STAGES]
     lines += [
-        common.md_table(headers, stage_rows),
+        md_table(headers, stage_rows),
         "",
-        "Stages: `preprocess` = normalise + pad; `box head+NMS` = `_forward_box`; `embed` = "
+        "Stages: `preprocess` = normalise + pad; `box head+NMS` = the ROI heads' box step "
+        "(box head, score threshold, NMS); `embed` = "
         "7x7 RoIAlign at the final boxes + 2 FC (track head); `tracker` = `tracker.step`; "
         "`mask head` = 14x14 RoIAlign + mask convs for the given boxes; `paste masks` = "
         "`detector_postprocess` (rescale, paste at the original size); `RLE` = pycocotools "
@@ -323,7 +333,7 @@ def write(paths, args, info, runs):
     ]
     data = {"env": info, "goal": GOAL, "runs": runs, "args": {
         k: v for k, v in vars(args).items() if k != "out_dir"}}
-    common.write_report(paths, lines, data)
+    write_report(paths, lines, data)
 
     def draw(fig, ax):
         import numpy as np
@@ -342,7 +352,7 @@ def write(paths, args, info, runs):
         ax.set_title(f"Per-frame time by stage ({info['device']}, {info['threads']} threads)")
         ax.legend(fontsize=7, loc="upper right")
 
-    common.save_plot(paths["png"], draw, figsize=(9, 4.5))
+    save_plot(paths["png"], draw, figsize=(9, 4.5))
 
 
 if __name__ == "__main__":

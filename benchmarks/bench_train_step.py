@@ -1,4 +1,4 @@
-"""Benchmark 3 (issue #6): one MaskTrack frame-pair training step vs one Mask R-CNN step.
+"""Benchmark 3: one MaskTrack frame-pair training step vs one Mask R-CNN step.
 
 * MaskTrack: ``MaskTrackRCNN`` in training mode on one frame pair (key + reference frame,
   batch 1): forward (one backbone pass over both frames, RPN + box + mask heads on the key
@@ -14,7 +14,7 @@ ratio is the median of the per-pair ratios. Forward / backward / optimizer are t
 separately too.
 
 Peak memory: each model in a fresh interpreter (``--child``) doing a few steps; the child
-reports its own peak RSS (VmHWM, see common.peak_rss_mb).
+reports its own peak RSS (VmHWM, see benchlib.memory.peak_rss_mb).
 
     .venv/bin/python benchmarks/bench_train_step.py            # ~3 min on 2 cores
     .venv/bin/python benchmarks/bench_train_step.py --quick
@@ -26,8 +26,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402
-from common import median  # noqa: E402
+from benchlib.env import BASE_CONFIG, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.memory import child_result, peak_rss_mb, run_child  # noqa: E402
+from benchlib.models import (  # noqa: E402
+    build_random_model, copy_weights, masktrack_cfg, plain_cfg)
+from benchlib.report import (  # noqa: E402
+    env_info, env_lines, md_table, result_paths, save_plot, write_report)
+from benchlib.timing import median, sync  # noqa: E402
+from benchlib.video import moving_shapes_frames  # noqa: E402
 
 NAME = "train_step"
 LABELS = {"masktrack": "MaskTrack R-CNN, frame pair", "plain": "Mask R-CNN, single frame"}
@@ -41,7 +47,7 @@ def make_pair_input(height, width, seed=0, gap=3, num_objects=4):
     import torch
     from detectron2.structures import BitMasks, Boxes, Instances
 
-    frames = list(common.moving_shapes_frames(gap + 1, height, width, seed=seed,
+    frames = list(moving_shapes_frames(gap + 1, height, width, seed=seed,
                                               num_objects=num_objects))
     rng = np.random.RandomState(seed)
 
@@ -87,33 +93,33 @@ def build(args, which, copy_from=None):
     weights are the same either way."""
     from masktrack_d2.solver import build_optimizer
 
-    cfg = common.masktrack_cfg(args.config, args.opts, args.device)
+    cfg = masktrack_cfg(args.config, args.opts, args.device)
     cfg.SOLVER.IMS_PER_BATCH = 1
     if which == "masktrack":
-        model = common.build_random_model(cfg, seed=args.seed, train=True)
+        model = build_random_model(cfg, seed=args.seed, train=True)
     elif copy_from is not None:
-        model = common.build_random_model(common.plain_cfg(cfg), seed=args.seed + 1,
+        model = build_random_model(plain_cfg(cfg), seed=args.seed + 1,
                                           train=True, calibrate=False)
-        common.copy_weights(copy_from, model)
+        copy_weights(copy_from, model)
     else:
-        model = common.build_random_model(common.plain_cfg(cfg), seed=args.seed, train=True)
+        model = build_random_model(plain_cfg(cfg), seed=args.seed, train=True)
     return model, build_optimizer(cfg, model)
 
 
 def step(model, optimizer, batch, device):
     """One training step; returns (forward, backward, optimizer) seconds and the total loss."""
-    common.sync(device)
+    sync(device)
     t0 = time.perf_counter()
     losses = model(batch)
     loss = sum(losses.values())
-    common.sync(device)
+    sync(device)
     t1 = time.perf_counter()
     optimizer.zero_grad()
     loss.backward()
-    common.sync(device)
+    sync(device)
     t2 = time.perf_counter()
     optimizer.step()
-    common.sync(device)
+    sync(device)
     t3 = time.perf_counter()
     return (t1 - t0, t2 - t1, t3 - t2), float(loss.detach())
 
@@ -129,7 +135,7 @@ def child_main(args):
 
     model, opt = build(args, args.model)
     pair = make_pair_input(args.height, args.width, seed=args.seed)
-    peak_build = common.peak_rss_mb()
+    peak_build = peak_rss_mb()
     times = []
     with EventStorage(0):
         for _ in range(args.child_steps):
@@ -137,8 +143,8 @@ def child_main(args):
             times.append(sum(t))
     import torch
 
-    common.child_result({
-        "model": args.model, "steps": args.child_steps, "peak_rss_mb": common.peak_rss_mb(),
+    child_result({
+        "model": args.model, "steps": args.child_steps, "peak_rss_mb": peak_rss_mb(),
         "peak_after_build_mb": peak_build, "step_s": times, "loss": loss,
         "cuda_peak_mb": (torch.cuda.max_memory_allocated() / 2 ** 20
                          if args.device == "cuda" else None)})
@@ -146,12 +152,12 @@ def child_main(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--steps", type=int, default=6, help="timed steps per model")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--width", type=int, default=640)
-    p.add_argument("--config", default=common.BASE_CONFIG)
+    p.add_argument("--config", default=BASE_CONFIG)
     p.add_argument("--child-steps", type=int, default=3, help="steps of each memory child")
     p.add_argument("--no-memory", action="store_true", help="skip the memory children")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -160,11 +166,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.child_steps = min(args.steps, 2), 2
-    common.setup_torch(args)
+    setup_torch(args)
     if args.child:
         child_main(args)
         return 0
-    info = common.env_info(args)
+    info = env_info(args)
     res = run_timing(args)
 
     mem = {}
@@ -173,7 +179,7 @@ def main(argv=None):
                        "--height", args.height, "--width", args.width, "--config", args.config,
                        "--child-steps", args.child_steps]
         for which in ("plain", "masktrack"):
-            mem[which] = common.run_child(__file__, passthrough + ["--model", which]
+            mem[which] = run_child(__file__, passthrough + ["--model", which]
                                           + list(args.opts))
             print(f"{which}: peak RSS {mem[which]['peak_rss_mb']:.0f} MB", flush=True)
     write(args, info, res, mem)
@@ -216,8 +222,8 @@ def run_timing(args):
 
 
 def write(args, info, res, mem):
-    paths = common.result_paths(args, NAME)
-    cfg_name = os.path.relpath(args.config, common.ROOT)
+    paths = result_paths(args, NAME)
+    cfg_name = os.path.relpath(args.config, ROOT)
     rows = []
     for w in ("plain", "masktrack"):
         r = res[w]
@@ -229,7 +235,7 @@ def write(args, info, res, mem):
     lines = [
         "# Training step: MaskTrack frame pair vs Mask R-CNN single frame",
         "",
-        *common.env_lines(info),
+        *env_lines(info),
         "",
         f"Model: `{cfg_name}` (R-50 FPN, FrozenBN, FREEZE_AT 2) {' '.join(args.opts)}, random "
         f"weights (backbone norms calibrated), batch 1, {args.height}x{args.width} frames "
@@ -239,7 +245,7 @@ def write(args, info, res, mem):
         f"{res['steps']} timed steps each after {args.warmup} warm-up; medians. Peak RSS: each "
         f"model alone in a fresh process doing {args.child_steps} steps.",
         "",
-        common.md_table(["step", "forward (s)", "backward (s)", "optimizer (s)", "total (s)",
+        md_table(["step", "forward (s)", "backward (s)", "optimizer (s)", "total (s)",
                          "CPU time (s)", "peak RSS (MB)", "CUDA peak (MB)"], rows),
         "",
         f"**Time ratio MaskTrack pair / Mask R-CNN single = {res['ratio']:.3f}** (median of "
@@ -250,7 +256,7 @@ def write(args, info, res, mem):
         "There is no numeric goal for this ratio: the pair step runs the backbone forward and "
         "backward over two frames (the reference branch keeps its gradient, as in both "
         "reference implementations), so ~1.5-2x a single-frame step is the expected cost. For "
-        "reference, /work/shared/design/performance.md measured the mmdetection MaskTrack R-CNN "
+        "reference, the mmdetection 3.3 MaskTrack R-CNN (benchmarks/README.md) measured a "
         "pair step at 1.79 s and 2.27 GB peak on this kind of machine "
         f"(ours: {res['masktrack']['total']:.2f} s"
         + (f", {mem['masktrack']['peak_rss_mb'] / 1024:.2f} GB" if mem else "") + ").",
@@ -259,7 +265,7 @@ def write(args, info, res, mem):
     ]
     data = {"env": info, "timing": res, "memory": mem, "ratio": res["ratio"],
             "peak_rss_ratio": mem_ratio}
-    common.write_report(paths, lines, data)
+    write_report(paths, lines, data)
 
     def draw(fig, ax):
         import numpy as np
@@ -278,7 +284,7 @@ def write(args, info, res, mem):
         ax.set_title(f"Training step, batch 1 ({info['device']}, {info['threads']} threads)")
         ax.legend()
 
-    common.save_plot(paths["png"], draw)
+    save_plot(paths["png"], draw)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Benchmark 2 (issue #6): peak resident memory of video inference, long video vs short video.
+"""Benchmark 2: peak resident memory of video inference, long video vs short video.
 
 A moving-shapes video is written once as JPEGs (default 600 frames of 1280x720) under
 output/bench/. Each measurement runs in a fresh interpreter (``--child``) that builds the
@@ -14,7 +14,7 @@ model takes ~1-3 s per frame on 2 shared cores, 600 frames would take 10-30 min.
 
 Two variants, each short and long: ``tracker`` (the model as it is; with random weights its
 tracker keeps only 1-2 detections per frame, so results grow slowly) and ``all-kept`` (every
-detection the tracker discards gets a fresh track id, common.keep_all: 20 masks per frame
+detection the tracker discards gets a fresh track id, benchlib.models.keep_all: 20 masks per frame
 are pasted at 720p, RLE-encoded and kept, and thousands of tracks exist - the stress case for
 the results' growth).
 ``--config configs/Base-MaskTrack-RCNN-FPN.yaml --min-size 360 --max-size 640`` runs it with
@@ -30,7 +30,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402
+from benchlib.env import (  # noqa: E402
+    CACHE_DIR, QUICKSTART_CONFIG, ROOT, add_common_args, setup_torch)
+from benchlib.memory import child_result, current_rss_mb, peak_rss_mb, run_child  # noqa: E402
+from benchlib.models import build_random_model, keep_all, masktrack_cfg  # noqa: E402
+from benchlib.report import (  # noqa: E402
+    env_info, env_lines, md_table, result_paths, save_plot, write_report)
+from benchlib.timing import median, sync  # noqa: E402
+from benchlib.video import write_jpeg_video  # noqa: E402
 
 NAME = "video_memory"
 GOAL = 1.2
@@ -41,7 +48,7 @@ def build_cfg(args):
             "MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(args.score_thresh)]
     if args.dets:
         opts += ["TEST.DETECTIONS_PER_IMAGE", str(args.dets)]
-    return common.masktrack_cfg(args.config, opts + args.opts, args.device)
+    return masktrack_cfg(args.config, opts + args.opts, args.device)
 
 
 def child_main(args):
@@ -52,13 +59,13 @@ def child_main(args):
 
     t_start = time.perf_counter()
     cfg = build_cfg(args)
-    model = common.build_random_model(cfg, seed=args.seed)
+    model = build_random_model(cfg, seed=args.seed)
     if args.keep_all:
-        common.keep_all(model.tracker)
-    video = common.write_jpeg_video(args.frames, args.height, args.width, seed=args.seed)
+        keep_all(model.tracker)
+    video = write_jpeg_video(args.frames, args.height, args.width, seed=args.seed)
     mapped = VideoTestMapper(cfg)(video)
-    rss_model = common.current_rss_mb()
-    peak_model = common.peak_rss_mb()
+    rss_model = current_rss_mb()
+    peak_model = peak_rss_mb()
 
     samples = []  # (frame index, current RSS MB, peak RSS MB)
 
@@ -74,25 +81,25 @@ def child_main(args):
         def __iter__(self):
             for i, f in enumerate(self.frames):
                 if i % args.sample_every == 0:
-                    samples.append((i, common.current_rss_mb(), common.peak_rss_mb()))
+                    samples.append((i, current_rss_mb(), peak_rss_mb()))
                 yield f
 
     mapped["frames"] = Sampled(mapped["frames"])
     t0 = time.perf_counter()
     with torch.no_grad():
         out = model([mapped])[0]
-    common.sync(args.device)
+    sync(args.device)
     t_inf = time.perf_counter() - t0
-    samples.append((args.frames, common.current_rss_mb(), common.peak_rss_mb()))
+    samples.append((args.frames, current_rss_mb(), peak_rss_mb()))
 
     tracks = out["tracks"]
     segs = [s for t in tracks for s in t["segmentations"] if s is not None]
-    common.child_result({
+    child_result({
         "frames": args.frames,
-        "peak_rss_mb": common.peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_after_build_mb": rss_model,
         "peak_after_build_mb": peak_model,
-        "rss_end_mb": common.current_rss_mb(),
+        "rss_end_mb": current_rss_mb(),
         "cuda_peak_mb": (torch.cuda.max_memory_allocated() / 2 ** 20
                          if args.device == "cuda" else None),
         "inference_s": t_inf,
@@ -107,12 +114,12 @@ def child_main(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--long", type=int, default=600, help="frames of the long video")
     p.add_argument("--short", type=int, default=30, help="frames of the short video")
     p.add_argument("--height", type=int, default=720)
     p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--config", default=common.QUICKSTART_CONFIG)
+    p.add_argument("--config", default=QUICKSTART_CONFIG)
     p.add_argument("--min-size", type=int, default=360)
     p.add_argument("--max-size", type=int, default=640)
     p.add_argument("--score-thresh", type=float, default=0.0)
@@ -128,16 +135,16 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.long = min(args.long, 150)
-    common.setup_torch(args)
+    setup_torch(args)
     if args.child:
         child_main(args)
         return 0
-    info = common.env_info(args)
+    info = env_info(args)
 
     t0 = time.perf_counter()
-    common.write_jpeg_video(max(args.long, args.short), args.height, args.width, seed=args.seed)
+    write_jpeg_video(max(args.long, args.short), args.height, args.width, seed=args.seed)
     gen_s = time.perf_counter() - t0
-    print(f"frames ready in {common.CACHE_DIR} ({gen_s:.1f}s)", flush=True)
+    print(f"frames ready in {CACHE_DIR} ({gen_s:.1f}s)", flush=True)
 
     passthrough = ["--device", args.device, "--threads", args.threads, "--seed", args.seed,
                    "--height", args.height, "--width", args.width, "--config", args.config,
@@ -150,7 +157,7 @@ def main(argv=None):
         extra = ["--keep-all"] if variant == "all-kept" else []
         for _ in range(args.repeats):
             for which, n in (("short", args.short), ("long", args.long)):
-                r = common.run_child(__file__, passthrough + extra + ["--frames", n]
+                r = run_child(__file__, passthrough + extra + ["--frames", n]
                                      + list(args.opts))
                 print(f"{variant}, {which} ({n} frames): peak RSS {r['peak_rss_mb']:.0f} MB, "
                       f"{r['s_per_frame']:.2f} s/frame, {r['tracks']} tracks, {r['rles']} RLEs, "
@@ -161,7 +168,7 @@ def main(argv=None):
 
 
 def write(args, info, runs, gen_s):
-    med = common.median
+    med = median
     res = {}
     for variant, vr in runs.items():
         peak = {k: med([r["peak_rss_mb"] for r in v]) for k, v in vr.items()}
@@ -169,8 +176,8 @@ def write(args, info, runs, gen_s):
         res[variant] = {"peak": peak, "base": base, "ratio": peak["long"] / peak["short"],
                         "growth": {k: peak[k] - base[k] for k in vr},
                         "last": {k: v[-1] for k, v in vr.items()}}
-    cfg_name = os.path.relpath(args.config, common.ROOT)
-    paths = common.result_paths(args, NAME)
+    cfg_name = os.path.relpath(args.config, ROOT)
+    paths = result_paths(args, NAME)
     rows = []
     for variant, x in res.items():
         for k in ("short", "long"):
@@ -180,7 +187,7 @@ def write(args, info, runs, gen_s):
     lines = [
         "# Memory of video inference: long video vs short video",
         "",
-        *common.env_lines(info),
+        *env_lines(info),
         "",
         f"Video: {args.long} moving-shapes frames at {args.width}x{args.height} written once as "
         f"JPEG under `output/bench/`; the short video is its first {args.short} frames. Model: "
@@ -200,10 +207,10 @@ def write(args, info, runs, gen_s):
         "Variants: `tracker` = the model as it is (with random weights its tracker keeps only "
         "1-2 of the 20 detections per frame, so results grow slowly); `all-kept` = every "
         "detection the tracker discards gets a fresh track id after the real tracker step "
-        "(common.keep_all): all 20 masks per frame are pasted, encoded and kept, and a new "
+        "(benchlib.models.keep_all): all 20 masks per frame are pasted, encoded and kept, and a new "
         "track appears for most of them - the stress case for the results' growth.",
         "",
-        common.md_table(
+        md_table(
             ["variant", "frames", "peak RSS (MB)", "peak after model build (MB)",
              "growth during inference (MB)", "s / frame", "tracks", "RLEs", "RLE bytes"], rows),
         "",
@@ -224,7 +231,7 @@ def write(args, info, runs, gen_s):
     data = {"env": info, "goal": GOAL, "variants": {
         v: {k: x[k] for k in ("peak", "base", "ratio", "growth")} for v, x in res.items()},
         "runs": runs}
-    common.write_report(paths, lines, data)
+    write_report(paths, lines, data)
 
     def draw(fig, ax):
         for variant, x in res.items():
@@ -237,7 +244,7 @@ def write(args, info, runs, gen_s):
         ax.set_title(f"RSS during video inference ({args.width}x{args.height} JPEGs)")
         ax.legend(fontsize=8)
 
-    common.save_plot(paths["png"], draw)
+    save_plot(paths["png"], draw)
 
 
 if __name__ == "__main__":

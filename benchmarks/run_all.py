@@ -1,4 +1,4 @@
-"""Run every benchmark of issue #6 and collect their numbers in benchmarks/results/summary.md.
+"""Run every benchmark and collect their numbers in benchmarks/results/summary.md.
 
     .venv/bin/python benchmarks/run_all.py             # default settings, ~15-20 min on 2 cores
     .venv/bin/python benchmarks/run_all.py --quick     # smoke run of each, ~5 min
@@ -22,7 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import common  # noqa: E402
+from benchlib.env import CACHE_DIR, RESULTS_DIR, ROOT, default_device  # noqa: E402
+from benchlib.report import md_table  # noqa: E402
 
 BENCHES = ["bench_tracking_overhead", "bench_video_memory", "bench_train_step",
            "bench_data_loader"]
@@ -31,7 +32,7 @@ BENCHES = ["bench_tracking_overhead", "bench_video_memory", "bench_train_step",
 def run(cmd):
     print("$ " + " ".join(cmd), flush=True)
     t0 = time.perf_counter()
-    rc = subprocess.call(cmd, cwd=common.ROOT)
+    rc = subprocess.call(cmd, cwd=ROOT)
     dt = time.perf_counter() - t0
     print(f"-> exit {rc} in {dt:.0f}s", flush=True)
     return rc, dt
@@ -111,7 +112,7 @@ def summary(out_dir, device):
             f"{r['loader_pairs_per_s']:.1f} vs {r['model_pairs_per_s']:.3f} pairs/s "
             f"(together: data wait {100 * r['together_wait_fraction']:.1f}% of the time)",
             f"{r['ratio']:.0f}", "> 1", "yes" if r["ratio"] > 1 else "no"])
-    for title, cells, same in eval_summary(os.path.join(common.RESULTS_DIR, "eval.md")):
+    for title, cells, same in eval_summary(os.path.join(RESULTS_DIR, "eval.md")):
         rows.append([f"5. metric ({title}): {cells[0]}", f"{cells[2]} CPU s",
                      f"speed-up {cells[-2]}", "-", f"11 numbers {same}"])
     return rows
@@ -127,10 +128,10 @@ def main(argv=None):
     p.add_argument("--skip-eval", action="store_true")
     args = p.parse_args(argv)
     if args.device is None:
-        args.device = common.default_device()
+        args.device = default_device()
     if args.out_dir is None:
-        args.out_dir = (os.path.join(common.CACHE_DIR, "quick") if args.quick
-                        else common.RESULTS_DIR)
+        args.out_dir = (os.path.join(CACHE_DIR, "quick") if args.quick
+                        else RESULTS_DIR)
     os.makedirs(args.out_dir, exist_ok=True)
 
     failed, times = [], {}
@@ -145,7 +146,7 @@ def main(argv=None):
             if rc:
                 failed.append(b)
         if not args.skip_eval and (not only or "bench_eval" in only):
-            eval_out = os.path.join(common.CACHE_DIR, "eval_quick.md")
+            eval_out = os.path.join(CACHE_DIR, "eval_quick.md")
             rc, times["bench_eval"] = run([
                 sys.executable, os.path.join(HERE, "bench_eval.py"), "--videos", "10",
                 "--probe-videos", "5", "--device", args.device, "--out", eval_out])
@@ -154,13 +155,13 @@ def main(argv=None):
 
     rows = summary(args.out_dir, args.device)
     lines = [
-        "# Benchmark summary (issue #6)",
+        "# Benchmark summary",
         "",
-        f"Collected by `benchmarks/run_all.py` from the results in `{os.path.relpath(args.out_dir, common.ROOT)}` "
+        f"Collected by `benchmarks/run_all.py` from the results in `{os.path.relpath(args.out_dir, ROOT)}` "
         f"(device {args.device}); each row links to its benchmark's own report for how it was "
         "measured. Item 5 is summarised from `benchmarks/results/eval.md` (bench_eval.py).",
         "",
-        common.md_table(["measurement", "values", "ratio", "goal", "met"], rows),
+        md_table(["measurement", "values", "ratio", "goal", "met"], rows),
     ]
     if times:
         lines += ["", "Run times: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items())]
@@ -169,7 +170,7 @@ def main(argv=None):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines[4:]))
-    print(f"wrote {os.path.relpath(path, common.ROOT)}")
+    print(f"wrote {os.path.relpath(path, ROOT)}")
     if failed:
         print("FAILED: " + ", ".join(failed))
         return 1

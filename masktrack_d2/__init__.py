@@ -11,4 +11,4 @@ except ImportError:  # pragma: no cover - metric-only use
     pass
 else:
     from . import data, modeling  # noqa: F401  (registrations)
-    from .config import add_masktrack_config, apply_orig_preset  # noqa: F401
+    from .config import add_masktrack_config  # noqa: F401

@@ -1,10 +1,34 @@
 """Config keys added by MaskTrack R-CNN.
 
 Defaults reproduce the mmtracking / mmdetection 3.x MaskTrack R-CNN ("MMT"), whose model zoo
-holds the published numbers (YouTube-VIS 2019 R-50 30.2 AP). ``apply_orig_preset`` switches
-the knobs where the original code (youtubevos/MaskTrackRCNN, "ORIG") differs.
+holds the published numbers (YouTube-VIS 2019 R-50 30.2 AP). The original code's settings
+(youtubevos/MaskTrackRCNN, "ORIG") are a config file,
+``configs/youtubevis_2019/masktrack_rcnn_R_50_FPN_12e_orig.yaml``; docs/method.md, "Reference
+settings", lists where the two differ.
 """
+import os
+from importlib import resources
+
 from detectron2.config import CfgNode as CN
+
+
+def get_config_file(config_path: str) -> str:
+    """
+    Path of a config file the project ships, e.g. "quickstart/masktrack_R_18_FPN_synthetic.yaml"
+    (relative to the repository's ``configs/``). An installed package carries a copy of
+    ``configs/`` as package data (``masktrack_d2/configs``, see setup.py), so this works
+    without the source tree; in a source checkout the repository's ``configs/`` is used.
+    Relative ``_BASE_`` links resolve inside the same tree.
+    """
+    shipped = resources.files("masktrack_d2").joinpath("configs", config_path)
+    if shipped.is_file():
+        return str(shipped)
+    repo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                        config_path)
+    if os.path.isfile(repo):
+        return repo
+    raise FileNotFoundError(f"config {config_path!r} is neither in the installed package "
+                            f"({shipped}) nor in a source checkout ({repo})")
 
 
 def add_masktrack_config(cfg):
@@ -43,7 +67,7 @@ def add_masktrack_config(cfg):
     # MMT overwrites a track's label with the latest detection's; ORIG keeps the first.
     _C.TEST.TRACKER.UPDATE_LABEL = True
     # Both references let two detections of one frame keep the same track id when the later one
-    # out-scores the earlier; True drops the loser instead (masktrack.md pitfall 12).
+    # out-scores the earlier; True drops the loser instead (docs/method.md, "Duplicate track ids").
     _C.TEST.TRACKER.DEDUP = False
 
     # ---------------------------------------------------------------- data
@@ -54,9 +78,8 @@ def add_masktrack_config(cfg):
     _C.INPUT.REF_NONEMPTY_ONLY = False
 
     # ---------------------------------------------------------------- solver
-    # mmcv clips the global L2 norm of all gradients at 35; detectron2's CLIP_GRADIENTS clips
-    # per parameter, so the global clip has its own key (<= 0 disables it).
-    _C.SOLVER.GLOBAL_GRAD_CLIP_NORM = 35.0
+    # Whole-model gradient clipping (mmcv clips the global L2 norm of all gradients at 35) is
+    # detectron2's SOLVER.CLIP_GRADIENTS with CLIP_TYPE "full_model" (masktrack_d2/solver.py).
     # Schedule in epochs of key frames; converted to MAX_ITER / STEPS by the trainer when > 0
     # (12 epochs, x0.1 after epochs 8 and 11; ORIG and MMT).
     _C.SOLVER.EPOCHS = 0
@@ -87,17 +110,3 @@ def add_masktrack_config(cfg):
     # has no ground truth.
     _C.TEST.SUBMISSION_NAME = "submission_file.zip"
 
-
-def apply_orig_preset(cfg):
-    """Switch ``cfg`` (after add_masktrack_config) to the original MaskTrackRCNN settings."""
-    cfg.MODEL.TRACK_HEAD.LAST_RELU = False
-    cfg.MODEL.TRACK_HEAD.INIT = "normal"
-    cfg.MODEL.TRACK_HEAD.SEPARATE_SAMPLING = False
-    cfg.MODEL.TRACK_HEAD.LOSS_NORM = "positives"
-    cfg.INPUT.SAMPLING_FRAME_RANGE = 0
-    cfg.INPUT.REF_NONEMPTY_ONLY = True
-    cfg.TEST.TRACKER.NUM_FRAMES_RETAIN = 0
-    cfg.TEST.TRACKER.UPDATE_LABEL = False
-    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.05
-    cfg.TEST.DETECTIONS_PER_IMAGE = 10
-    return cfg

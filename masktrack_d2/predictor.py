@@ -51,8 +51,8 @@ def setup_demo_cfg(config_file: str, opts: Sequence[str] = (),
     """
     The frozen inference config: ``config_file`` + ``opts`` (KEY VALUE ...), then
     ``MODEL.ROI_HEADS.SCORE_THRESH_TEST = confidence_threshold`` (so the tracker sees exactly
-    the detections that are drawn; it overrides a value in ``opts``), and
-    ``MODEL.DEVICE = "cpu"`` when CUDA is not available.
+    the detections that are drawn; it overrides a value in ``opts``). :class:`VideoPredictor`
+    runs on the CPU when the config asks for CUDA and there is none.
     """
     if not os.path.isfile(config_file):
         raise ConfigError(f"config file not found: {config_file}")
@@ -67,8 +67,6 @@ def setup_demo_cfg(config_file: str, opts: Sequence[str] = (),
     except Exception as e:
         raise ConfigError(f"bad --opts {' '.join(opts)}: {type(e).__name__}: {e}") from None
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = float(confidence_threshold)
-    if not cfg.MODEL.DEVICE.startswith("cpu") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
     cfg.freeze()
     return cfg
 
@@ -115,6 +113,8 @@ class VideoPredictor:
     """
 
     def __init__(self, cfg: CfgNode):
+        """``cfg.MODEL.DEVICE`` falls back to "cpu" when CUDA is not available (a copy of
+        ``cfg`` is changed, kept as ``self.cfg``)."""
         cfg = cfg.clone()
         if not cfg.MODEL.DEVICE.startswith("cpu") and not torch.cuda.is_available():
             cfg.defrost()
@@ -174,7 +174,8 @@ def run_demo(cfg: CfgNode, *, video_input: Optional[str] = None,
 
     Returns:
         {"frames", "tracks" (distinct track ids drawn / written), "seconds", "fps" (frames
-        per second end to end: decoding, model, drawing, encoding)}.
+        per second end to end: decoding, model, drawing, encoding), "device" (the one the
+        model ran on)}.
     """
     if output is None and json_path is None:
         raise ValueError("nothing to write: give output and/or json_path")
@@ -233,7 +234,8 @@ def _run(predictor, source, sink, json_path, video_id, progress) -> Dict:
         bar.close()
     seconds = time.perf_counter() - start
     return {"frames": n, "tracks": len(track_ids),
-            "seconds": seconds, "fps": n / seconds if seconds > 0 else float("nan")}
+            "seconds": seconds, "fps": n / seconds if seconds > 0 else float("nan"),
+            "device": predictor.cfg.MODEL.DEVICE}
 
 
 class _NullSink:

@@ -8,7 +8,7 @@
 #   PYTHON            interpreter used to create the venv (default: python3)
 #   VENV              venv location (default: .venv in the repo root)
 # A detectron2 that is already importable in the venv is kept; otherwise the PyPI
-# redistribution pb1-detectron2==0.6 is built from its sdist (see ../shared/design/install.md):
+# redistribution pb1-detectron2==0.6 is built from its sdist (see docs/install.md):
 # its sdist lacks detectron2/layers/csrc/, so we give it a placeholder extension that only
 # answers detectron2's environment report. Mask R-CNN needs none of the missing C++ ops.
 set -euo pipefail

@@ -1,4 +1,4 @@
-"""Shared helpers of the robustness tests (issue #7): a tiny synthetic data set, a tiny
+"""Shared helpers of the robustness tests (bad input, resume, determinism): a tiny synthetic data set, a tiny
 R-18 FPN config and command lines for ``train_net.py``.
 
 A plain module (not a conftest) so that it never clashes with other test helpers. Every
@@ -19,6 +19,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from masktrack_d2.config import add_masktrack_config
 from masktrack_d2.data.datasets import register_ytvis_instances
 from masktrack_d2.data.synthetic import generate_synthetic_ytvis
+from masktrack_d2.utils.metrics_log import read_metrics  # noqa: F401  (the tests' reader)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICKSTART = os.path.join(REPO, "configs", "quickstart", "masktrack_R_18_FPN_synthetic.yaml")
@@ -145,12 +146,3 @@ def subprocess_env(datasets_root):
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     return env
-
-
-def read_metrics(output_dir):
-    """The records of ``output_dir/metrics.json`` (one JSON object per line)."""
-    path = os.path.join(str(output_dir), "metrics.json")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]

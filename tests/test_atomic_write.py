@@ -1,4 +1,4 @@
-"""Issue #7: results.json and the submission zip are written atomically.
+"""``results.json`` and the submission zip are written atomically.
 
 An interruption in the middle of writing (json.dump raising after part of the file, or
 Ctrl-C) leaves the previous file whole and no temporary file behind; the zip holds only

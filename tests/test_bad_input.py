@@ -1,4 +1,4 @@
-"""Issue #7: bad input stops with a clear error naming the file / video / frame, and leaves
+"""Bad input stops with a clear error naming the file / video / frame, and leaves
 nothing half-written.
 
 Cases: a corrupt JPEG (pair mapper, video test frames, train_net.py), a missing frame file

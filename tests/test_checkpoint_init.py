@@ -1,5 +1,5 @@
-"""Initialising MaskTrack R-CNN from a COCO Mask R-CNN checkpoint (masktrack.md §2.6, issue #3
-point 5), and the configs of the model table."""
+"""Initialising MaskTrack R-CNN from a COCO Mask R-CNN checkpoint (docs/method.md, "Solver and
+schedule"), and the configs of the model table."""
 import glob
 import logging
 import os
@@ -144,7 +144,8 @@ def test_log_names_skipped_and_missing_keys(loaded):
 
 
 # ------------------------------------------------------------------------------ model table configs
-TABLE = sorted(glob.glob(os.path.join(REPO, "configs", "youtubevis_*", "*.yaml")))
+# the table's configs; variants such as *_12e_orig.yaml (the original code's settings) inherit one
+TABLE = sorted(glob.glob(os.path.join(REPO, "configs", "youtubevis_*", "masktrack_rcnn_*_FPN_12e.yaml")))
 ZOO = {
     "R_50": ("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml", 50),
     "R_101": ("COCO-InstanceSegmentation/mask_rcnn_R_101_FPN_3x.yaml", 101),

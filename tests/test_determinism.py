@@ -1,4 +1,4 @@
-"""Issue #7: with a fixed SEED, CPU training and inference repeat exactly.
+"""With a fixed SEED, CPU training and inference repeat exactly.
 
 Two in-process training runs (fresh trainers, set up as train_net.py does: setup_cfg ->
 default_setup seeds every RNG from cfg.SEED) give identical per-iteration losses and

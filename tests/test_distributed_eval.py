@@ -1,4 +1,4 @@
-"""Issue #7: evaluation sharded over processes equals a single-process evaluation exactly.
+"""Evaluation sharded over processes equals a single-process evaluation exactly.
 
 Two CPU processes (gloo), started here with torch.multiprocessing, each run detectron2's
 inference_on_dataset over build_video_test_loader (InferenceSampler shards whole videos) with

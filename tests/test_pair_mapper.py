@@ -1,5 +1,5 @@
 """Frame-pair training mapper, key-frame items, frame reading and the lazy video test mapper
-(masktrack.md §2.1, §2.5, §4.7)."""
+(docs/method.md, "Training pairs"; datasets/README.md)."""
 import os
 import pickle
 

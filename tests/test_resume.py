@@ -1,4 +1,4 @@
-"""Issue #7: a training run killed between checkpoints resumes where it stopped.
+"""A training run killed between checkpoints resumes where it stopped.
 
 train_net.py runs as a subprocess on the tiny synthetic data (CHECKPOINT_PERIOD 4, MAX_ITER
 12), is SIGKILLed after its first checkpoint (model_0000003.pth) while it trains on, and is

@@ -1,5 +1,5 @@
 """MaskTrackRCNN / MaskTrackROIHeads on a tiny R-18 model: training on frame pairs, video and
-image inference (masktrack.md §1.3, §2.3-2.4, §3)."""
+image inference (docs/method.md: "Model", "Training pairs", "Tracker")."""
 import os
 
 import pycocotools.mask as mask_util
@@ -207,36 +207,97 @@ def test_eval_on_video_returns_tracks_at_original_size(model):
     assert n_rles > 0
 
 
-def test_track_frames_yield_frame_idx_and_track_ids(model):
+def test_track_frames_yield_frame_idx_and_the_trackers_ids(model, monkeypatch):
     model.eval()
     frames = _frames(3, 128, 192, seed=4)
     for f, i in zip(frames, (0, 5, 10)):
         f["frame_idx"] = i
+    returned = []
+    step = model.tracker.step
+
+    def recording_step(*args, **kwargs):
+        returned.append(step(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(model.tracker, "step", recording_step)
     seen = []
     for frame_idx, inst in model.track_frames(iter(frames)):
         seen.append(frame_idx)
         assert inst.image_size == (128, 192)
         assert inst.pred_masks.shape[1:] == (128, 192)
-        assert len(inst.pred_track_ids) == len(inst)
-        assert (inst.pred_track_ids >= 0).all()
+        ids = returned[-1]
+        # exactly the detections the tracker kept, in order, with its ids
+        assert torch.equal(inst.pred_track_ids, ids[ids >= 0])
     assert seen == [0, 5, 10]
 
 
-def test_eval_on_plain_image_is_generalized_rcnn(model):
+def _plain_mask_rcnn(model):
+    """detectron2's GeneralizedRCNN + StandardROIHeads built from the same config, with
+    ``model``'s weights copied in (everything but the track head)."""
+    cfg = tiny_cfg()
+    cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    cfg.MODEL.ROI_HEADS.NAME = "StandardROIHeads"
+    plain = build_model(cfg)
+    assert type(plain) is GeneralizedRCNN
+    res = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not res.missing_keys
+    assert res.unexpected_keys and all(".track_head." in k for k in res.unexpected_keys)
+    return plain.eval()
+
+
+def _assert_same_detections(inst, ref):
+    assert len(inst) == len(ref) > 0
+    torch.testing.assert_close(inst.pred_boxes.tensor, ref.pred_boxes.tensor)
+    torch.testing.assert_close(inst.scores, ref.scores)
+    assert torch.equal(inst.pred_classes, ref.pred_classes)
+    assert torch.equal(inst.pred_masks, ref.pred_masks)
+
+
+def test_video_inference_with_a_keep_all_tracker_equals_plain_mask_rcnn(model, monkeypatch):
+    """With a tracker that starts a new track for every detection (all scores 0, so "new"
+    wins every tie), the per-frame boxes, scores, classes and masks of video inference are
+    plain Mask R-CNN's on the same frames: the embedding step, the tracker's filtering and the
+    mask head for the kept boxes lose or misplace nothing."""
+    from masktrack_d2.modeling import MaskTrackTracker
+
     model.eval()
+    plain = _plain_mask_rcnn(model)
+    monkeypatch.setattr(model, "tracker", MaskTrackTracker(match_weights=(0.0, 0.0, 0.0),
+                                                           use_embedding=False))
+    frames = _frames(4, 128, 192, seed=8)
+    with torch.no_grad():
+        plain_out = [plain([f])[0]["instances"] for f in frames]
+        tracked = list(model.track_frames(iter(frames)))
+        video = model([{"video_id": 1, "length": len(frames), "height": 128, "width": 192,
+                        "frames": frames}])[0]
+    assert [i for i, _ in tracked] == list(range(len(frames)))
+    for (_, inst), ref in zip(tracked, plain_out):
+        _assert_same_detections(inst, ref)
+    # the results format: one track per detection, holding that frame's mask and score
+    assert len(video["tracks"]) == sum(len(r) for r in plain_out)
+    for f, ref in enumerate(plain_out):
+        in_frame = [t for t in video["tracks"] if t["segmentations"][f] is not None]
+        assert len(in_frame) == len(ref)
+        for t, score, label, mask in zip(in_frame, ref.scores, ref.pred_classes, ref.pred_masks):
+            assert t["score"] == pytest.approx(float(score))
+            assert t["category_id"] == int(label)
+            rle = t["segmentations"][f]
+            decoded = mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+            assert (decoded.astype(bool) == mask.numpy()).all()
+
+
+def test_eval_on_plain_image_equals_plain_mask_rcnn(model):
+    model.eval()
+    plain = _plain_mask_rcnn(model)
     inputs = [{"image": _frames(1, 128, 192, seed=5)[0]["image"], "height": 128, "width": 192}]
     with torch.no_grad():
         out = model(inputs)
-        ref = GeneralizedRCNN.forward(model, inputs)
+        ref = plain(inputs)
     assert isinstance(out, list) and len(out) == 1 and set(out[0]) == {"instances"}
     inst = out[0]["instances"]
     assert inst.image_size == (128, 192)
-    assert len(inst) > 0
-    assert inst.pred_masks.shape[1:] == (128, 192)
     assert not inst.has("pred_track_ids")
-    torch.testing.assert_close(inst.pred_boxes.tensor, ref[0]["instances"].pred_boxes.tensor)
-    torch.testing.assert_close(inst.scores, ref[0]["instances"].scores)
-    assert torch.equal(inst.pred_classes, ref[0]["instances"].pred_classes)
+    _assert_same_detections(inst, ref[0]["instances"])
 
 
 def test_key_frame_without_instances_in_batch(model):

@@ -1,5 +1,5 @@
-"""Global gradient-norm clipping, the epoch schedule and the Base config's solver values
-(masktrack.md §2.6)."""
+"""Whole-model gradient-norm clipping, the epoch schedule and the Base config's solver values
+(docs/method.md, "Reference settings")."""
 import math
 import os
 
@@ -11,10 +11,12 @@ from detectron2.config import get_cfg
 
 from masktrack_d2.config import add_masktrack_config
 from masktrack_d2.data.build import iters_per_epoch
-from masktrack_d2.solver import apply_epoch_schedule, build_optimizer, clip_global_grad_norm
+from masktrack_d2.solver import (apply_epoch_schedule, build_optimizer,
+                                 maybe_add_full_model_gradient_clipping)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(REPO, "configs", "Base-MaskTrack-RCNN-FPN.yaml")
+ORIG = os.path.join(REPO, "configs", "youtubevis_2019", "masktrack_rcnn_R_50_FPN_12e_orig.yaml")
 LR = 0.1
 
 
@@ -33,9 +35,9 @@ def _global_norm(tensors):
 def test_global_clip_update_norm_is_lr_times_35():
     a, b = _params()
     grads = [a.grad.clone(), b.grad.clone()]
-    cls = clip_global_grad_norm(torch.optim.SGD, 35.0)
+    cls = maybe_add_full_model_gradient_clipping(_solver_cfg(35.0), torch.optim.SGD)
     assert issubclass(cls, torch.optim.SGD)
-    assert cls.__name__ == "SGDWithGlobalGradClip"
+    assert cls.__name__ == "SGDFullModelGradientClipping"
     opt = cls([a, b], lr=LR, momentum=0.0, weight_decay=0.0)
     opt.step()
     updates = [-a.detach().clone(), -b.detach().clone()]  # params started at 0
@@ -61,7 +63,7 @@ def test_per_parameter_clipping_differs_from_global():
 def test_global_clip_leaves_small_gradients_alone():
     p = nn.Parameter(torch.zeros(4))
     p.grad = torch.tensor([1.0, -2.0, 0.5, 3.0])
-    opt = clip_global_grad_norm(torch.optim.SGD, 35.0)([p], lr=LR)
+    opt = maybe_add_full_model_gradient_clipping(_solver_cfg(35.0), torch.optim.SGD)([p], lr=LR)
     opt.step()
     torch.testing.assert_close(p.detach(), -LR * torch.tensor([1.0, -2.0, 0.5, 3.0]))
 
@@ -73,7 +75,9 @@ def _solver_cfg(clip):
     cfg.SOLVER.MOMENTUM = 0.0
     cfg.SOLVER.WEIGHT_DECAY = 0.0
     cfg.SOLVER.WEIGHT_DECAY_NORM = 0.0
-    cfg.SOLVER.GLOBAL_GRAD_CLIP_NORM = clip
+    cfg.SOLVER.CLIP_GRADIENTS.ENABLED = True
+    cfg.SOLVER.CLIP_GRADIENTS.CLIP_TYPE = "full_model"
+    cfg.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = clip
     return cfg
 
 
@@ -92,13 +96,13 @@ def _step_linear(cfg):
 def test_build_optimizer_applies_global_clip():
     opt, norm = _step_linear(_solver_cfg(35.0))
     assert isinstance(opt, torch.optim.SGD)
-    assert type(opt).__name__.endswith("WithGlobalGradClip")
+    assert type(opt).__name__.endswith("FullModelGradientClipping")
     assert norm == pytest.approx(LR * 35.0, rel=1e-5)
 
 
 def test_global_clip_zero_disables():
     opt, norm = _step_linear(_solver_cfg(0.0))
-    assert not type(opt).__name__.endswith("WithGlobalGradClip")
+    assert type(opt) is torch.optim.SGD
     # unclipped: lr * |grad| = 0.1 * 500 * sqrt(8 parameters)
     assert norm == pytest.approx(LR * 500.0 * math.sqrt(8), rel=1e-5)
 
@@ -150,28 +154,49 @@ def test_base_config_solver_values():
     assert s.WARMUP_METHOD == "linear" and s.WARMUP_ITERS == 500
     assert s.WARMUP_FACTOR == pytest.approx(1 / 3, abs=1e-6)
     assert s.EPOCHS == 12 and tuple(s.EPOCH_STEPS) == (8, 11)
-    assert s.GLOBAL_GRAD_CLIP_NORM == pytest.approx(35.0)
-    assert not s.CLIP_GRADIENTS.ENABLED  # the per-parameter clip stays off
-    # the fallback MAX_ITER / STEPS agree with 12 epochs of 2019 train's 61,845 frames
-    e = iters_per_epoch(61845, 8)
-    assert s.MAX_ITER == 12 * e and tuple(s.STEPS) == (8 * e, 11 * e)
+    clip = s.CLIP_GRADIENTS
+    assert clip.ENABLED and clip.CLIP_TYPE == "full_model"
+    assert clip.CLIP_VALUE == pytest.approx(35.0) and clip.NORM_TYPE == pytest.approx(2.0)
 
 
-def test_added_defaults_and_orig_preset():
-    from masktrack_d2.config import apply_orig_preset
-
+def test_no_iteration_schedule_in_base_config():
+    """The 2021 configs inherit Base: it must not carry 2019's iteration counts. Its schedule
+    is in epochs and becomes iterations from the training set at start-up."""
     cfg = get_cfg()
     add_masktrack_config(cfg)
-    assert cfg.SOLVER.GLOBAL_GRAD_CLIP_NORM == 35.0 and cfg.SOLVER.EPOCHS == 0
+    default_max_iter, default_steps = cfg.SOLVER.MAX_ITER, tuple(cfg.SOLVER.STEPS)
+    cfg.merge_from_file(BASE)
+    assert cfg.SOLVER.EPOCHS > 0
+    assert cfg.SOLVER.MAX_ITER == default_max_iter
+    assert tuple(cfg.SOLVER.STEPS) == default_steps
+
+
+def test_other_clip_types_stay_detectron2s():
+    cfg = _solver_cfg(35.0)
+    cfg.SOLVER.CLIP_GRADIENTS.CLIP_TYPE = "norm"  # per parameter
+    opt, norm = _step_linear(cfg)
+    # weight (6 entries) and bias (2) each clipped to 35 on their own
+    assert norm == pytest.approx(LR * 35.0 * math.sqrt(2), rel=1e-5)
+
+
+def test_added_defaults_and_orig_config():
+    cfg = get_cfg()
+    add_masktrack_config(cfg)
+    assert cfg.SOLVER.EPOCHS == 0
     th = cfg.MODEL.TRACK_HEAD
     assert (th.NUM_FC, th.FC_DIM, th.LAST_RELU, th.INIT, th.SEPARATE_SAMPLING, th.LOSS_NORM) == \
         (2, 1024, True, "default", True, "matched")
     assert cfg.INPUT.SAMPLING_FRAME_RANGE == 100 and cfg.INPUT.REF_NONEMPTY_ONLY is False
-    apply_orig_preset(cfg)
+    cfg.merge_from_file(ORIG)
+    th = cfg.MODEL.TRACK_HEAD
     assert (th.LAST_RELU, th.INIT, th.SEPARATE_SAMPLING, th.LOSS_NORM) == \
         (False, "normal", False, "positives")
-    assert cfg.INPUT.REF_NONEMPTY_ONLY is True
+    assert cfg.INPUT.SAMPLING_FRAME_RANGE == 0 and cfg.INPUT.REF_NONEMPTY_ONLY is True
     assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.05 and cfg.TEST.DETECTIONS_PER_IMAGE == 10
+    assert cfg.TEST.TRACKER.NUM_FRAMES_RETAIN == 0 and cfg.TEST.TRACKER.UPDATE_LABEL is False
+    # the rest is the table config's
+    assert cfg.DATASETS.TRAIN == ("ytvis_2019_train",) and cfg.MODEL.RESNETS.DEPTH == 50
+    assert cfg.SOLVER.CLIP_GRADIENTS.CLIP_TYPE == "full_model"
 
 
 def test_global_clip_survives_lr_scheduler_wrapping():

@@ -1,4 +1,4 @@
-"""Track head: match targets, the match loss (both normalisers) and RoIEmbedHead (masktrack.md §1.2, §2.2-2.4)."""
+"""Track head: match targets, the match loss (both normalisers) and RoIEmbedHead (docs/method.md, "Track head" and "Match targets and loss")."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,10 +1,11 @@
-"""Hand-made cases for the online tracker (masktrack.md §3.2-3.3, pitfalls §7.12-7.15)."""
+"""Hand-made cases for the online tracker (docs/method.md, "Tracker")."""
 import math
 
 import pytest
 import torch
 
-from masktrack_d2.modeling.tracker import MaskTrackTracker, match_logits, pairwise_box_iou
+from masktrack_d2.modeling.matching import match_logits
+from masktrack_d2.modeling.tracker import MaskTrackTracker
 
 A = [0.0, 0.0, 10.0, 10.0]
 B = [20.0, 20.0, 30.0, 30.0]
@@ -45,13 +46,16 @@ def test_match_logits_gradient_reaches_both_inputs():
     assert x.grad.abs().sum() > 0 and ref.grad.abs().sum() > 0
 
 
-def test_pairwise_box_iou():
-    b1 = torch.tensor([A, [0.0, 0.0, 5.0, 10.0]])
-    b2 = torch.tensor([A, B, [5.0, 0.0, 15.0, 10.0], [3.0, 3.0, 3.0, 8.0]])
-    iou = pairwise_box_iou(b1, b2)
+def test_iou_term_of_the_score():
+    """With only the IoU weight on, the score against track t is IoU(detection, track box)."""
+    trk = MaskTrackTracker(match_weights=(0.0, 1.0, 0.0), use_embedding=False)
+    mem = torch.tensor([A, B, [5.0, 0.0, 15.0, 10.0], [3.0, 3.0, 3.0, 8.0]])
+    trk.step(0, mem, torch.ones(4), torch.zeros(4, dtype=torch.long), None)
+    dets = torch.tensor([A, [0.0, 0.0, 5.0, 10.0]])
+    S = trk.score_matrix(dets, torch.ones(2), torch.zeros(2, dtype=torch.long), None)
     expect = torch.tensor([[1.0, 0.0, 50 / 150, 0.0], [0.5, 0.0, 0.0, 0.0]])
-    assert iou.shape == (2, 4)
-    assert torch.allclose(iou, expect)
+    assert S.shape == (2, 5)
+    assert torch.allclose(S[:, 1:], expect) and torch.equal(S[:, 0], torch.zeros(2))
 
 
 # ------------------------------------------------------------------ association
@@ -277,16 +281,20 @@ def test_memory_stays_bounded_over_1000_frames():
 # ------------------------------------------------------------------ config / misc
 def test_from_config_default_and_orig():
     pytest.importorskip("detectron2")
+    import os
+
     from detectron2.config import get_cfg
 
-    from masktrack_d2.config import add_masktrack_config, apply_orig_preset
+    from masktrack_d2.config import add_masktrack_config
 
     cfg = get_cfg()
     add_masktrack_config(cfg)
     trk = MaskTrackTracker.from_config(cfg)
     assert (trk.alpha, trk.beta, trk.gamma) == (1.0, 2.0, 10.0)
     assert trk.num_frames_retain == 20 and trk.update_label and not trk.dedup and trk.use_embedding
-    apply_orig_preset(cfg)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg.merge_from_file(os.path.join(
+        repo, "configs", "youtubevis_2019", "masktrack_rcnn_R_50_FPN_12e_orig.yaml"))
     cfg.TEST.TRACKER.DEDUP = True
     cfg.TEST.TRACKER.USE_EMBEDDING = False
     trk = MaskTrackTracker.from_config(cfg)

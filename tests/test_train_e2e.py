@@ -29,7 +29,8 @@ def trained(tmp_path_factory):
     from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
     from masktrack_d2.data.synthetic import generate_synthetic_ytvis
     from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
-    from masktrack_d2.evaluation.match_accuracy import evaluate_match_accuracy
+    from masktrack_d2.tools.match_accuracy import evaluate_match_accuracy
+    from masktrack_d2.utils.metrics_log import training_rows
 
     tmp = tmp_path_factory.mktemp("e2e")
     data = generate_synthetic_ytvis(str(tmp / "synthetic"), num_videos=16, num_frames=8, seed=3)
@@ -50,8 +51,7 @@ def trained(tmp_path_factory):
     before = evaluate_match_accuracy(trainer.model, cfg, val)
     trainer.train()
     after = evaluate_match_accuracy(trainer.model, cfg, val)
-    rows = [json.loads(line) for line in open(out / "metrics.json")]
-    rows = [r for r in rows if "total_loss" in r]
+    rows = training_rows(out)
     return {"cfg": cfg, "out": out, "rows": rows, "before": before, "after": after,
             "data": data, "tmp": tmp}
 

@@ -1,6 +1,6 @@
 """The YouTube-VIS metric (masktrack_d2/evaluation/ytvis_eval.py), rule by rule.
 
-Every hand-computed case below proves one rule of design/evaluation.md. Masks are small
+Every hand-computed case below proves one rule of docs/evaluation.md. Masks are small
 (20x30 unless a case needs large areas) and RLE-encoded with pycocotools.
 """
 import json
@@ -259,7 +259,7 @@ def test_equal_iou_goes_to_the_later_gt():
 
 
 def test_gt_id_zero_reads_as_unmatched():
-    # official quirk (evaluation.md): the match is stored as the GT id, so id 0 is "unmatched"
+    # official quirk (docs/evaluation.md): the match is stored as the GT id, so id 0 is "unmatched"
     stats = evaluate_ytvis(make_gt([gt_ann(0, 1, [A, A])]), [res(1, [A, A])])
     assert stats["AP"] == 0.0 and stats["AR10"] == 0.0
 

@@ -47,17 +47,30 @@ class MaskTrackRCNN(GeneralizedRCNN):
             return [self.inference_video(video) for video in batched_inputs]
         return super().forward(batched_inputs)
 
-    def _forward_pairs(self, batched_inputs: List[Dict]) -> Dict[str, torch.Tensor]:
+    def pair_features(self, batched_inputs: List[Dict]
+                      ) -> Tuple[ImageList, Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """
+        One backbone pass over the key and the reference frames of N frame pairs.
+
+        Args:
+            batched_inputs: N pair dicts with "image" and "ref_image" ((C, H, W) each).
+        Returns:
+            (key_images, key_features, ref_features): the key frames as an ImageList of N
+            images, and the FPN maps of the key and of the reference frames ((N, C, H', W')
+            per level; both padded to one common size). The reference branch keeps its
+            gradient, as in both reference implementations.
+        """
         n = len(batched_inputs)
-        # One backbone pass over key and reference frames; the reference branch keeps its
-        # gradient, as in both reference implementations.
         images = self.preprocess_image(
             batched_inputs + [{"image": x["ref_image"]} for x in batched_inputs])
         features = self.backbone(images.tensor)
         key_features = {k: v[:n] for k, v in features.items()}
         ref_features = {k: v[n:] for k, v in features.items()}
         key_images = ImageList(images.tensor[:n], images.image_sizes[:n])
+        return key_images, key_features, ref_features
 
+    def _forward_pairs(self, batched_inputs: List[Dict]) -> Dict[str, torch.Tensor]:
+        key_images, key_features, ref_features = self.pair_features(batched_inputs)
         gt = [x["instances"].to(self.device) for x in batched_inputs]
         ref_gt = [x["ref_instances"].to(self.device) for x in batched_inputs]
         proposals, proposal_losses = self.proposal_generator(key_images, key_features, gt)
@@ -101,8 +114,8 @@ class MaskTrackRCNN(GeneralizedRCNN):
         images = self.preprocess_image([frame])
         features = self.backbone(images.tensor)
         proposals, _ = self.proposal_generator(images, features, None)
-        det = self.roi_heads._forward_box(features, proposals)[0]  # network-input coordinates
-        embeds = self.roi_heads.embed(features, [det.pred_boxes])
+        dets, embeds = self.roi_heads.detect_and_embed(features, proposals)
+        det, embeds = dets[0], embeds[0]  # network-input coordinates
         ids = self.tracker.step(frame_idx, det.pred_boxes.tensor, det.scores,
                                 det.pred_classes, embeds)
         keep = ids >= 0

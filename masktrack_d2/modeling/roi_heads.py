@@ -1,5 +1,5 @@
 """Mask R-CNN RoI heads with the MaskTrack tracking branch."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -21,8 +21,10 @@ class MaskTrackROIHeads(StandardROIHeads):
     StandardROIHeads plus a tracking head on the box pooler's 7x7 RoI features.
 
     Training adds ``loss_match``: positive key-frame RoIs against the reference frame's
-    ground-truth boxes. Inference is unchanged; :meth:`embed` gives the embeddings of any
-    boxes, which the video inference calls at the final detections.
+    ground-truth boxes. ``forward`` at inference is unchanged (plain Mask R-CNN); video
+    inference uses :meth:`detect_and_embed` (final detections and their embeddings, no masks),
+    then ``forward_with_given_boxes`` for the masks of the detections the tracker keeps.
+    :meth:`embed` gives the embeddings of any boxes.
     """
 
     @configurable
@@ -68,6 +70,25 @@ class MaskTrackROIHeads(StandardROIHeads):
         """
         x = self.box_pooler([features[f] for f in self.box_in_features], boxes)
         return self.track_head(x)
+
+    def detect_and_embed(self, features: Dict[str, torch.Tensor], proposals: List[Instances]
+                         ) -> Tuple[List[Instances], List[torch.Tensor]]:
+        """
+        The inference box step (box head, score threshold, per-class NMS, top-k) followed by
+        the track head at the final boxes.
+
+        Args:
+            features: FPN maps of a batch of N images.
+            proposals: per image, the RPN's proposals.
+        Returns:
+            (detections, embeddings): per image, Instances in network-input coordinates with
+            pred_boxes, scores and pred_classes (no masks yet), and the (D_i, C) embeddings
+            of those detections, row i for detection i.
+        """
+        assert not self.training, "detect_and_embed is an inference step"
+        detections = self._forward_box(features, proposals)
+        embeds = self.embed(features, [d.pred_boxes for d in detections])
+        return detections, list(embeds.split([len(d) for d in detections]))
 
     def forward(self, images, features, proposals, targets=None,
                 ref_features: Optional[Dict[str, torch.Tensor]] = None,

@@ -9,7 +9,7 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.utils.registry import Registry
 
-from .tracker import match_logits
+from .matching import match_logits
 
 TRACK_HEAD_REGISTRY = Registry("TRACK_HEAD")
 TRACK_HEAD_REGISTRY.__doc__ = """
@@ -87,7 +87,8 @@ def match_targets(key_ids: torch.Tensor, ref_ids: torch.Tensor) -> torch.Tensor:
 def match_loss(key_embeds: List[torch.Tensor], ref_embeds: List[torch.Tensor],
                targets: List[torch.Tensor], norm: str = "matched"):
     """
-    Softmax cross-entropy over [new, ref_1..ref_M] per positive RoI (masktrack.md §2.4).
+    Softmax cross-entropy over [new, ref_1..ref_M] per positive RoI (docs/method.md,
+    "Match targets and loss").
 
     Args:
         key_embeds: per image (P_i, D) embeddings of positive key-frame RoIs.

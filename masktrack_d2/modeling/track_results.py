@@ -1,8 +1,9 @@
-"""Video-level output of MaskTrack R-CNN (masktrack.md §3.4-3.5, pitfalls §7.3, 7.4, 7.12, 7.17).
+"""Video-level output of MaskTrack R-CNN (docs/method.md, "Results format").
 
 :class:`VideoTrackResults` collects one video's per-frame tracker output and turns it into
 YouTube-VIS results. Masks are turned into compressed RLE as soon as a frame is added, so no
-dense mask is ever held per track per frame (performance.md).
+dense mask is ever held per track per frame: memory does not grow with the video's length
+beyond the RLEs (benchmarks/results/video_memory.md).
 """
 from __future__ import annotations
 
@@ -12,15 +13,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 import pycocotools.mask as mask_util
 
+from ..utils.arrays import to_numpy
+
 __all__ = ["VideoTrackResults", "encode_masks"]
 
 LabelMap = Union[None, Mapping[int, int], Sequence[int], Callable[[int], int]]
-
-
-def _to_numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def encode_masks(masks) -> List[Dict[str, Any]]:
@@ -32,7 +29,7 @@ def encode_masks(masks) -> List[Dict[str, Any]]:
     Returns:
         K dicts ``{"size": [H, W], "counts": str}`` (``counts`` decoded to ASCII, JSON-ready).
     """
-    m = _to_numpy(masks)
+    m = to_numpy(masks)
     if m.ndim != 3:
         raise ValueError(f"masks must be (K, H, W), got shape {m.shape}")
     if m.shape[0] == 0:
@@ -66,28 +63,24 @@ class VideoTrackResults:
     Per track it keeps: the list of per-detection scores and labels, and a dict
     frame index -> compressed RLE (no dense masks).
 
-    Duplicate track ids within one frame (the tracker's bug-compatible mode, masktrack.md §7.12):
-    by default (``keep_duplicates=True``, as the references' formatters) every duplicate's score
-    and label are counted (the score is double-counted in the mean, the label votes twice) and
-    the last mask of the frame (in detection order) wins. With ``keep_duplicates=False`` the
-    last detection of that id in the frame replaces the earlier one entirely (score, label,
-    mask), so each frame contributes at most once per track.
+    Duplicate track ids within one frame (the tracker's default, bug-compatible mode; see
+    docs/method.md, "Tracker"): as in the references' formatters, every duplicate's score and
+    label are counted (the score is double-counted in the mean, the label votes twice) and the
+    last mask of the frame (in detection order) wins.
     """
 
-    def __init__(self, num_frames: int, height: int, width: int, keep_duplicates: bool = True):
+    def __init__(self, num_frames: int, height: int, width: int):
         """
         Args:
             num_frames: number of listed frames of the video (``len(file_names)``); every
                 track's ``segmentations`` has exactly this length.
             height, width: the video's ORIGINAL resolution; masks must have this size.
-            keep_duplicates: see the class docstring.
         """
         if num_frames < 0:
             raise ValueError(f"num_frames must be >= 0, got {num_frames}")
         self.num_frames = int(num_frames)
         self.height = int(height)
         self.width = int(width)
-        self.keep_duplicates = bool(keep_duplicates)
         # track id -> {"scores": [float], "labels": [int], "frames": [int], "segs": {frame: rle}}
         self._tracks: Dict[int, Dict[str, Any]] = {}
         self._frames_added = set()
@@ -102,7 +95,7 @@ class VideoTrackResults:
         """Number of distinct track ids seen so far."""
         return len(self._tracks)
 
-    def add_frame(self, frame_idx: int, track_ids, scores, labels, masks=None, rles=None) -> None:
+    def add_frame(self, frame_idx: int, track_ids, scores, labels, masks=None) -> None:
         """Add one frame's tracked detections.
 
         Args:
@@ -112,29 +105,27 @@ class VideoTrackResults:
             scores: (D,) detection scores.
             labels: (D,) class indices (contiguous, 0-based).
             masks: (D, H, W) bool array/tensor at the original video size (H, W) = (height,
-                width); encoded to compressed RLE here, only for kept detections.
-            rles: alternatively, D compressed RLE dicts (``counts`` bytes or str) already at
-                the original size. Exactly one of ``masks`` / ``rles`` is needed when a
-                detection is kept.
+                width); encoded to compressed RLE here, only for kept detections. Required
+                when a detection is kept.
         """
         frame_idx = int(frame_idx)
         if not 0 <= frame_idx < self.num_frames:
             raise IndexError(f"frame_idx {frame_idx} outside [0, {self.num_frames})")
         if frame_idx in self._frames_added:
             raise ValueError(f"frame {frame_idx} was already added")
-        ids = _to_numpy(track_ids).astype(np.int64).reshape(-1)
-        sc = _to_numpy(scores).astype(np.float64).reshape(-1)
-        lb = _to_numpy(labels).astype(np.int64).reshape(-1)
+        ids = to_numpy(track_ids).astype(np.int64).reshape(-1)
+        sc = to_numpy(scores).astype(np.float64).reshape(-1)
+        lb = to_numpy(labels).astype(np.int64).reshape(-1)
         D = ids.shape[0]
         if sc.shape[0] != D or lb.shape[0] != D:
             raise ValueError(f"track_ids, scores, labels lengths differ: {D}, {sc.shape[0]}, {lb.shape[0]}")
         keep = np.nonzero(ids >= 0)[0]
-        if keep.size and (masks is None) == (rles is None):
-            raise ValueError("give exactly one of masks / rles")
+        if keep.size and masks is None:
+            raise ValueError("masks are required for the kept detections")
 
         if keep.size == 0:
             seg = []
-        elif masks is not None:
+        else:
             if tuple(masks.shape[1:]) != (self.height, self.width) or masks.shape[0] != D:
                 raise ValueError(
                     f"masks must be ({D}, {self.height}, {self.width}) at the original video size,"
@@ -147,23 +138,11 @@ class VideoTrackResults:
                 seg = encode_masks(masks[torch.as_tensor(keep, device=masks.device)])
             else:
                 seg = encode_masks(np.asarray(masks)[keep])
-        else:
-            if len(rles) != D:
-                raise ValueError(f"expected {D} RLEs, got {len(rles)}")
-            seg = [_normalise_rle(rles[i]) for i in keep]
-            for r in seg:
-                if r["size"] != [self.height, self.width]:
-                    raise ValueError(
-                        f"RLE size {r['size']} differs from the video size {[self.height, self.width]}")
 
         self._frames_added.add(frame_idx)
         for j, d in enumerate(keep.tolist()):
             tid = int(ids[d])
             tr = self._tracks.setdefault(tid, {"scores": [], "labels": [], "frames": [], "segs": {}})
-            if not self.keep_duplicates and tr["frames"] and tr["frames"][-1] == frame_idx:
-                tr["scores"].pop()
-                tr["labels"].pop()
-                tr["frames"].pop()
             tr["scores"].append(float(sc[d]))
             tr["labels"].append(int(lb[d]))
             tr["frames"].append(frame_idx)
@@ -208,7 +187,7 @@ class VideoTrackResults:
         return out
 
     def to_json_results(self, video_id: int, label_to_category_id: LabelMap = None) -> List[Dict[str, Any]]:
-        """Entries in the exact ``results.json`` format of masktrack.md §3.5:
+        """Entries in the exact ``results.json`` format (docs/method.md, "Results format"):
         ``{"video_id", "category_id", "score", "segmentations"}`` (no ``track_id``)."""
         return [
             {"video_id": r["video_id"], "category_id": r["category_id"], "score": r["score"],

@@ -1,12 +1,12 @@
-"""Online association of MaskTrack R-CNN (masktrack.md §3.2-3.3).
+"""Online association of MaskTrack R-CNN (docs/method.md, "Tracker").
 
-Plain tensors in and out: no network, no detectron2 structures. The tracker keeps, per live
+Plain tensors in and out, no network. The tracker keeps, per live
 track, only its latest embedding, box, label and last-seen frame index -- never a mask -- so
 its memory is bounded by the retention rule (``num_frames_retain`` frames times the number of
 detections per frame).
 
-``match_logits`` is shared with the track head (training loss and inference), so the logits
-the head is trained on are exactly the ones the tracker scores.
+``match_logits`` (:mod:`.matching`) is shared with the track head's training loss, so the
+logits the head is trained on are exactly the ones the tracker scores.
 """
 from __future__ import annotations
 
@@ -15,44 +15,11 @@ from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["match_logits", "pairwise_box_iou", "MaskTrackTracker"]
+from detectron2.structures import Boxes, pairwise_iou
 
+from .matching import match_logits
 
-def match_logits(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Match logits of query embeddings against reference embeddings (masktrack.md §1.2).
-
-    Args:
-        x: (N, C) query embeddings.
-        ref: (M, C) reference / memory embeddings (M may be 0).
-
-    Returns:
-        (N, M + 1) logits: column 0 is the constant 0 logit of the "new instance" slot,
-        column j + 1 is the plain dot product ``x[i] . ref[j]`` (no normalisation, no
-        temperature). With M = 0 only the dummy column is returned.
-    """
-    sim = x @ ref.t()
-    return torch.cat([sim.new_zeros(sim.shape[0], 1), sim], dim=1)
-
-
-def pairwise_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """IoU of every pair of XYXY boxes (continuous convention: area = (x2-x1)*(y2-y1)).
-
-    Args:
-        boxes1: (N, 4) boxes, XYXY.
-        boxes2: (M, 4) boxes, XYXY, in the same coordinate frame as ``boxes1``.
-
-    Returns:
-        (N, M) IoU; 0 where the boxes do not overlap (also for degenerate boxes).
-    """
-    area1 = (boxes1[:, 2] - boxes1[:, 0]).clamp(min=0) * (boxes1[:, 3] - boxes1[:, 1]).clamp(min=0)
-    area2 = (boxes2[:, 2] - boxes2[:, 0]).clamp(min=0) * (boxes2[:, 3] - boxes2[:, 1]).clamp(min=0)
-    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
-    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]  # (N, M)
-    union = area1[:, None] + area2[None, :] - inter
-    return torch.where(inter > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny),
-                       torch.zeros_like(inter))
+__all__ = ["MaskTrackTracker"]
 
 
 class MaskTrackTracker:
@@ -100,7 +67,8 @@ class MaskTrackTracker:
                 video (ORIG). MMT: 20.
             update_label: overwrite a track's label with its latest detection's (MMT) or keep
                 the label of the frame that created it (ORIG).
-            dedup: False reproduces the references' duplicate-id bug (masktrack.md §7.12);
+            dedup: False reproduces the references' duplicate-id bug (docs/method.md,
+                "Duplicate track ids");
                 True demotes the earlier loser to -1.
             use_embedding: False drops the embedding log-probability term (ablation).
             match_log_prob: "log_softmax" (exact) or "log_of_softmax": ``log(softmax(x))``,
@@ -207,7 +175,7 @@ class MaskTrackTracker:
         if self.alpha != 0.0:
             S = S + self.alpha * torch.log(scores.float().to(device))[:, None]
         if self.beta != 0.0:
-            iou = pairwise_box_iou(boxes.float(), self._boxes.to(device))
+            iou = pairwise_iou(Boxes(boxes.float()), Boxes(self._boxes.to(device)))  # (D, T)
             S = S + self.beta * torch.cat([iou.new_zeros(D, 1), iou], dim=1)
         if self.gamma != 0.0:
             same = labels.to(device)[:, None] == self._labels.to(device)[None, :]  # (D, T)
@@ -239,7 +207,7 @@ class MaskTrackTracker:
             discarded ones. In the default (bug-compatible) mode two detections of one frame can
             share an id.
 
-        Semantics (masktrack.md §3.2-3.3):
+        Semantics (docs/method.md, "Tracker" and "Memory and retention"):
             * D = 0: returns an empty tensor; memory untouched (no retention pass either).
             * empty memory: every detection starts a new track (ids from a running counter).
             * otherwise ``k_d = argmax S[d]``; detections are walked in the given order:

@@ -5,6 +5,8 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .arrays import to_numpy
+
 __all__ = ["track_color", "TrackVisualizer"]
 
 # Consecutive ids step the hue by the golden ratio, so ids born close together (the usual
@@ -27,12 +29,6 @@ def track_color(track_id: int) -> Tuple[int, int, int]:
     value = _VALUES[(track_id // 7) % len(_VALUES)]  # a second dimension for ids sharing a hue
     r, g, b = colorsys.hsv_to_rgb(hue, 0.8, value)
     return int(round(b * 255)), int(round(g * 255)), int(round(r * 255))
-
-
-def _to_numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 class TrackVisualizer:
@@ -71,11 +67,11 @@ class TrackVisualizer:
         out = image.copy()
         if len(instances) == 0:
             return out
-        ids = _to_numpy(instances.pred_track_ids).astype(np.int64)
-        scores = _to_numpy(instances.scores).astype(np.float64)
-        labels = _to_numpy(instances.pred_classes).astype(np.int64)
-        boxes = (_to_numpy(instances.pred_boxes.tensor) if instances.has("pred_boxes") else None)
-        masks = _to_numpy(instances.pred_masks) if instances.has("pred_masks") else None
+        ids = to_numpy(instances.pred_track_ids).astype(np.int64)
+        scores = to_numpy(instances.scores).astype(np.float64)
+        labels = to_numpy(instances.pred_classes).astype(np.int64)
+        boxes = (to_numpy(instances.pred_boxes.tensor) if instances.has("pred_boxes") else None)
+        masks = to_numpy(instances.pred_masks) if instances.has("pred_masks") else None
         # Lowest score first, so the most confident instance ends up on top.
         order = np.argsort(scores, kind="stable")
         colors = {int(t): track_color(t) for t in ids}

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..data.pair_mapper import FramePairDatasetMapper, key_frame_items
 from ..modeling.track_head import match_targets
-from ..modeling.tracker import match_logits
+from ..modeling.matching import match_logits
 
 
 @torch.no_grad()
@@ -33,14 +33,13 @@ def evaluate_match_accuracy(model, cfg, videos: List[Dict], max_pairs: int = 200
         correct, total, chance, ce = 0, 0, 0.0, 0.0
         for i in order:
             pair = mapper(items[i])
-            images = model.preprocess_image([pair, {"image": pair["ref_image"]}])
-            features = model.backbone(images.tensor)
+            _, key_features, ref_features = model.pair_features([pair])
             key = pair["instances"].to(model.device)
             ref = pair["ref_instances"].to(model.device)
             if len(key) == 0:
                 continue
-            emb = model.roi_heads.embed({k: v[:1] for k, v in features.items()}, [key.gt_boxes])
-            ref_emb = model.roi_heads.embed({k: v[1:] for k, v in features.items()}, [ref.gt_boxes])
+            emb = model.roi_heads.embed(key_features, [key.gt_boxes])
+            ref_emb = model.roi_heads.embed(ref_features, [ref.gt_boxes])
             t = match_targets(key.gt_instance_ids, ref.gt_instance_ids)
             logits = match_logits(emb, ref_emb)
             pred = logits.argmax(dim=1)

@@ -14,7 +14,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from detectron2.structures import Boxes, ImageList, Instances
+from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from ..data.pair_mapper import FramePairDatasetMapper, key_frame_items
@@ -78,11 +78,7 @@ def evaluate_heldout_losses(model, cfg, videos: List[Dict], max_pairs: int = 100
                 pair = mapper(items[i])
                 gt = pair["instances"].to(model.device)
                 ref = pair["ref_instances"].to(model.device)
-                images = model.preprocess_image([pair, {"image": pair["ref_image"]}])
-                features = model.backbone(images.tensor)
-                key_f = {name: f[:1] for name, f in features.items()}
-                ref_f = {name: f[1:] for name, f in features.items()}
-                key_images = ImageList(images.tensor[:1], images.image_sizes[:1])
+                key_images, key_f, ref_f = model.pair_features([pair])
                 _, losses = model.proposal_generator(key_images, key_f, [gt])
                 props = fixed_proposals(gt.gt_boxes.tensor, key_images.image_sizes[0],
                                         np.random.RandomState(seed + k))

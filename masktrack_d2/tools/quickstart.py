@@ -1,0 +1,291 @@
+"""
+The quickstart main job, on a fresh machine and without any download:
+
+    python -m masktrack_d2.quickstart [--output-dir output/quickstart] [KEY VALUE ...]
+
+1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic;
+2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...);
+3. evaluates it on the held-out synthetic videos (YouTube-VIS AP) and measures the tracking
+   head's match accuracy on held-out frame pairs;
+4. renders a held-out video with the tracks drawn;
+and prints where each output is. Trailing ``KEY VALUE`` pairs override the config.
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+
+from ..utils.metrics_log import training_rows
+
+EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
+EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
+#: Name of the quickstart config under configs/ (see masktrack_d2.config.get_config_file).
+QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
+
+
+def heldout_curve(cfg, videos, output_dir: str, initial_model):
+    """
+    Per checkpoint in ``output_dir`` (and for ``initial_model``, iteration 0): the held-out
+    losses on a fixed task (:func:`evaluate_heldout_losses`) and the match accuracy with
+    ground-truth boxes (:func:`evaluate_match_accuracy`).
+    """
+    import glob
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    from .heldout_losses import evaluate_heldout_losses
+    from .match_accuracy import evaluate_match_accuracy
+
+    def measure(model, it):
+        return dict(evaluate_match_accuracy(model, cfg, videos, max_pairs=100),
+                    losses=evaluate_heldout_losses(model, cfg, videos, max_pairs=60),
+                    iteration=it)
+
+    curve = [measure(initial_model, 0)]
+    model = build_model(cfg)
+    for path in sorted(glob.glob(os.path.join(output_dir, "model_0*.pth"))):
+        it = DetectionCheckpointer(model).load(path).get("iteration", -1) + 1
+        curve.append(measure(model, it))
+    return curve
+
+
+def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
+    """
+    Plot the training losses and match accuracy logged in ``output_dir``'s metrics.json, and the
+    held-out match accuracy per checkpoint (``heldout``: list of dicts with "iteration",
+    "match_accuracy", "chance").
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = training_rows(output_dir)
+    keys = keys or ["loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask",
+                    "loss_match"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    it = [r["iteration"] for r in rows]
+    for k in keys:
+        axes[0].plot(it, [r[k] for r in rows], label=k)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("iteration")
+    axes[0].set_title("training losses")
+    axes[0].legend(fontsize=8)
+    acc = [r.get("track_head/match_accuracy") for r in rows]
+    axes[1].plot(it, acc, color="tab:purple", label="training RoIs")
+    if heldout:
+        axes[1].plot([h["iteration"] for h in heldout], [h["match_accuracy"] for h in heldout],
+                     "o-", color="tab:green", label="held-out pairs (GT boxes)")
+        axes[1].plot([h["iteration"] for h in heldout], [h["chance"] for h in heldout],
+                     "--", color="gray", label="chance")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel("iteration")
+    axes[1].set_title("match accuracy")
+    axes[1].legend(fontsize=8)
+    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: untrained BN
+    for k in keys:
+        if points and k in points[0]["losses"]:
+            axes[2].plot([h["iteration"] for h in points], [h["losses"][k] for h in points],
+                         "o-", label=k)
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("iteration (checkpoints)")
+    axes[2].set_title("held-out losses, fixed proposals")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+def loss_summary(output_dir: str, window: int = 3):
+    """First and last logged value (mean over ``window`` log points) of every loss."""
+    rows = training_rows(output_dir)
+    keys = [k for k in rows[0] if k.startswith("loss_")] + ["track_head/match_accuracy"]
+
+    def mean(rs, k):
+        return sum(r[k] for r in rs) / len(rs)
+
+    return {k: (mean(rows[:window], k), mean(rows[-window:], k)) for k in keys}
+
+
+def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
+    """
+    Evaluate ``model`` on ``dataset_name`` with the full tracker and with the embedding term
+    off (IoU + label only), on all videos and on the subset ``video_ids`` (the videos where
+    two instances of one category cross). Returns {setting: {"all": stats, "subset": stats}}.
+    """
+    from detectron2.data import MetadataCatalog
+
+    from ..engine import MaskTrackTrainer
+    from ..evaluation.ytvis_eval import evaluate_ytvis
+    from ..modeling.tracker import MaskTrackTracker
+
+    gt = json.load(open(MetadataCatalog.get(dataset_name).json_file))
+    keep = set(video_ids)
+    gt_subset = dict(gt, videos=[v for v in gt["videos"] if v["id"] in keep],
+                     annotations=[a for a in gt["annotations"] if a["video_id"] in keep])
+    original = model.tracker
+    out = {}
+    try:
+        for name, use_embedding in (("embedding+iou+label", True), ("iou+label", False)):
+            c = cfg.clone()
+            c.defrost()
+            c.DATASETS.TEST = (dataset_name,)
+            c.TEST.TRACKER.USE_EMBEDDING = use_embedding
+            model.tracker = MaskTrackTracker.from_config(c)
+            folder = os.path.join(output_dir, "ablation", name)
+            evaluator = MaskTrackTrainer.build_evaluator(c, dataset_name, folder)
+            res = MaskTrackTrainer.test(c, model, [evaluator])
+            results = json.load(open(os.path.join(folder, "results.json")))
+            subset = [r for r in results if r["video_id"] in keep]
+            out[name] = {"all": res.get("segm", res),
+                         "subset": {k: 100 * v if v >= 0 else v
+                                    for k, v in evaluate_ytvis(gt_subset, subset).items()}}
+    finally:
+        model.tracker = original
+    return out
+
+
+def render_demo(config_file: str, opts, weights: str, video: dict, out_dir: str,
+                confidence_threshold: float = 0.5):
+    """
+    Draw the tracks of one video record through the demo's code path (demo.py --input) into
+    ``out_dir/demo.mp4``, and save its middle frame as ``out_dir/demo_frame.png``.
+    """
+    import cv2
+
+    from ..predictor import run_demo, setup_demo_cfg
+
+    cfg = setup_demo_cfg(config_file, list(opts) + ["MODEL.WEIGHTS", weights],
+                         confidence_threshold=confidence_threshold)
+    os.makedirs(out_dir, exist_ok=True)
+    video_path = os.path.join(out_dir, "demo.mp4")
+    run_demo(cfg, inputs=video["file_names"], output=video_path, progress=False)
+    cap = cv2.VideoCapture(video_path)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, len(video["file_names"]) // 2)
+    ok, frame = cap.read()
+    cap.release()
+    png_path = os.path.join(out_dir, "demo_frame.png")
+    if ok:
+        cv2.imwrite(png_path, frame)
+    return video_path, png_path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", default="output/quickstart")
+    parser.add_argument("--config-file", default=None,
+                        help=f"default: the shipped configs/{QUICKSTART_CONFIG}")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE")
+    args = parser.parse_args(argv)
+    if args.config_file is None:
+        from ..config import get_config_file
+
+        args.config_file = get_config_file(QUICKSTART_CONFIG)
+
+    from detectron2.engine import default_argument_parser
+
+    from ..data.datasets import register_ytvis_instances
+    from ..data.datasets.builtin import ytvis_builtin_metadata
+    from ..data.synthetic import generate_synthetic_ytvis
+    from ..data.build import get_video_dicts
+    from ..engine import MaskTrackTrainer, setup_cfg
+
+    t0 = time.time()
+    root = os.getenv("DETECTRON2_DATASETS", "datasets")
+    data = generate_synthetic_ytvis(os.path.join(root, "synthetic"))
+    print(f"[quickstart] synthetic data set: {os.path.join(root, 'synthetic')}", flush=True)
+
+    d2_args = default_argument_parser().parse_args(
+        ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
+    cfg = setup_cfg(d2_args)
+    trainer = MaskTrackTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
+    initial_model = copy.deepcopy(trainer.model)
+    trainer.train()  # ends with an evaluation on DATASETS.TEST (prints AP)
+    results = trainer._last_eval_results or {}
+    t_train = time.time() - t0
+
+    heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model)
+    acc_before, acc = heldout[0], heldout[-1]
+    curves = plot_curves(cfg.OUTPUT_DIR, os.path.join(cfg.OUTPUT_DIR, "training_curves.png"),
+                         heldout)
+    summary = loss_summary(cfg.OUTPUT_DIR)
+
+    val_ids = {v["video_id"] for v in val_videos}
+    crossing = [i for i in json.load(open(data["val_json"]))["info"].get("crossing_video_ids", [])
+                if i in val_ids]
+    ablation = tracker_ablation(cfg, trainer.model, cfg.DATASETS.TEST[0], crossing,
+                                cfg.OUTPUT_DIR)
+    # The held-out split has only a few crossing videos; a larger generated set (another
+    # seed, so no video is shared with training) makes the tracker comparison stable.
+    extra = generate_synthetic_ytvis(os.path.join(root, "synthetic_heldout"),
+                                     seed=EXTRA_HELDOUT_SEED)
+    register_ytvis_instances(EXTRA_HELDOUT_NAME, ytvis_builtin_metadata("ytvis_synthetic"),
+                             extra["all_json"], extra["image_root"])
+    ablation_extra = tracker_ablation(cfg, trainer.model, EXTRA_HELDOUT_NAME,
+                                      extra["crossing_video_ids"],
+                                      os.path.join(cfg.OUTPUT_DIR, EXTRA_HELDOUT_NAME))
+    demo_video_record = next((v for v in val_videos if v["video_id"] in crossing), val_videos[0])
+    demo_video, demo_png = render_demo(
+        args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
+        demo_video_record, os.path.join(cfg.OUTPUT_DIR, "demo"))
+
+    segm = results.get(cfg.DATASETS.TEST[0], results).get("segm", {})
+    report = {
+        "ytvis_val": segm,
+        "heldout_curve": heldout,
+        "tracker_ablation": ablation,
+        "crossing_video_ids": crossing,
+        "tracker_ablation_extra_heldout": ablation_extra,
+        "extra_heldout_crossing_video_ids": extra["crossing_video_ids"],
+        "losses_first_last": summary,
+        "seconds": time.time() - t0,
+        "train_and_eval_seconds": t_train,
+    }
+    with open(os.path.join(cfg.OUTPUT_DIR, "quickstart_report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+
+    print("\n[quickstart] done in {:.0f} s".format(report["seconds"]))
+    print("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
+        segm.get("AP", float("nan")), segm.get("AP50", float("nan")),
+        segm.get("AP75", float("nan")), segm.get("AR10", float("nan"))))
+    print("  held-out match accuracy (GT boxes) {:.3f} -> {:.3f} (initial -> final; chance "
+          "{:.3f}, {} queries)".format(acc_before["match_accuracy"], acc["match_accuracy"],
+                                       acc["chance"], acc["num_queries"]))
+    for title, abl, n_videos, n_cross in (
+            ("held-out split", ablation, len(val_videos), len(crossing)),
+            ("extra held-out set", ablation_extra, extra["num_videos"],
+             len(extra["crossing_video_ids"]))):
+        for name, r in abl.items():
+            print("  tracker {:20s} {:18s} AP {:5.1f} on {} videos | {:5.1f} on the {} with "
+                  "crossings".format(name, title, r["all"].get("AP", float("nan")), n_videos,
+                                     r["subset"]["AP"], n_cross))
+    # The initial model's BatchNorm statistics are untrained, so the losses are compared from
+    # the first checkpoint on.
+    start = heldout[1] if len(heldout) > 2 else heldout[0]
+    print("  held-out losses on fixed proposals, iteration {} -> {}:".format(
+        start["iteration"], heldout[-1]["iteration"]))
+    for k in heldout[-1]["losses"]:
+        print(f"    {k:28s} {start['losses'][k]:9.4f} -> {heldout[-1]['losses'][k]:9.4f}")
+    print("  logged training losses (first -> last 3 log points):")
+    for k, (first, last) in summary.items():
+        print(f"    {k:28s} {first:9.4f} -> {last:9.4f}")
+    print(f"  data set        {data['output_dir']}")
+    print(f"  checkpoint      {os.path.join(cfg.OUTPUT_DIR, 'model_final.pth')}")
+    print(f"  results.json    {os.path.join(cfg.OUTPUT_DIR, 'inference', cfg.DATASETS.TEST[0], 'results.json')}")
+    print(f"  training curves {curves}")
+    print(f"  demo video      {demo_video}")
+    print(f"  demo frame      {demo_png}")
+    print(f"  report          {os.path.join(cfg.OUTPUT_DIR, 'quickstart_report.json')}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
