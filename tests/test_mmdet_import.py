@@ -223,15 +223,20 @@ def test_full_r50_against_mmdetection_live(tmp_path):
     sys.path.insert(0, os.path.join(parity.REPO, "tools"))
     import make_mmdet_golden as golden
 
-    model = golden.randomize(golden.build(golden.reference_config()), seed=1)
+    # The 1024-d box head makes class logits larger than the narrow model's: a smaller gain
+    # keeps the scores apart (exact float32 ties are ordered differently by the two NMS).
+    model = golden.randomize(golden.build(golden.reference_config()), seed=1, cls_gain=1.0)
     ckpt = str(tmp_path / "r50.pth")
     golden.save_checkpoint(model, ckpt)
     weights = str(tmp_path / "r50_d2.pth")
     parity.convert(ckpt, weights, _table_config("R_50"))
     for (h, w), n in (((360, 640), 3), ((720, 1280), 2)):
         frames = golden.synthetic_video(h, w, n, seed=h)
-        for thresh in (0.01, 0.05):
-            ref = golden.reference_tracks(model, frames, thresh)
+        cap = golden.reference_tracks(model, frames, 0.01)
+        assert len(cap[0]["scores"]) == 100
+        few = float(np.sort(np.concatenate([f["scores"] for f in cap]))[-6 * n])
+        for thresh in (0.01, few):
+            ref = cap if thresh == 0.01 else golden.reference_tracks(model, frames, thresh)
             ours = parity.our_tracks(_table_config("R_50"), [
                 "MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(thresh)], weights, frames)
             stats = parity.compare_tracks(ref, ours)

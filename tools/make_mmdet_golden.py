@@ -80,10 +80,12 @@ def build(cfg):
     return model.eval()
 
 
-def randomize(model, seed):
+def randomize(model, seed, cls_gain=3.0):
     """Random weights that keep activations in a useful range: fan-in scaled weights, BN
     with random statistics, scale and shift, biases everywhere; the last BN of each residual
-    block small, so 50 blocks do not blow up."""
+    block small, so 50 blocks do not blow up. ``cls_gain`` sets how peaked the class scores
+    are; too high and many detections share a score of 0.99997 (float32 ties, which the two
+    frameworks order differently)."""
     g = torch.Generator().manual_seed(seed)
     for name, p in model.state_dict().items():
         if name.endswith("num_batches_tracked"):
@@ -106,7 +108,7 @@ def randomize(model, seed):
                 fan_in = shape[0]
             std = 1.4 / np.sqrt(fan_in)
             if "fc_cls" in name:
-                std = 3.0 / np.sqrt(fan_in)  # peaked class scores: a range of detection scores
+                std = cls_gain / np.sqrt(fan_in)  # peaked class scores: a range of scores
             if "fc_reg" in name or "rpn_reg" in name:
                 std = 0.3 / np.sqrt(fan_in)  # boxes move, but stay boxes
             if "embed_head.fcs.1" in name:
