@@ -559,10 +559,10 @@ def test_intersection_recovery_from_iou_is_exact():
     np.testing.assert_array_equal(np.rint(iou * s / (1.0 + iou)).astype(np.int64), i)
 
 
-def test_full_metric_vectorized_equals_loop_on_random_data():
-    rng = np.random.default_rng(2)
-    anns, results, n = [], [], 4
-    for v in range(1, 7):
+def _random_case(rng, n_videos, n=4):
+    """GT (n_videos + 1 videos, the last without annotations) and results, random boxes."""
+    anns, results = [], []
+    for v in range(1, n_videos + 1):
         for _ in range(int(rng.integers(0, 4))):
             seq = _random_sequences(rng, 1, n, n + 1)[0]
             seq = [s if s and s["size"] == [H, W] else None for s in seq]
@@ -575,7 +575,11 @@ def test_full_metric_vectorized_equals_loop_on_random_data():
             seq = _random_sequences(rng, 1, n, n + 1)[0]
             results.append(res(v, seq, score=float(rng.choice([0.1, 0.5, rng.random()])),
                                category_id=int(rng.integers(1, 4))))
-    gt = make_gt(anns, videos=list(range(1, 8)), n_frames=n, n_categories=3)
+    return make_gt(anns, videos=list(range(1, n_videos + 2)), n_frames=n, n_categories=3), results
+
+
+def test_full_metric_vectorized_equals_loop_on_random_data():
+    gt, results = _random_case(np.random.default_rng(2), 6)
     a = run(gt, results, strict=False, iou_impl="vectorized")
     b = run(gt, results, strict=False, iou_impl="loop")
     c = run(gt, results, strict=False, exact_ious=True)
@@ -592,6 +596,19 @@ def test_full_metric_vectorized_equals_loop_on_random_data():
         n_pruned += skipped.sum()
     assert n_pruned > 0
     assert set(a.per_category_ap()) == {"cat1", "cat2", "cat3"}
+
+
+def test_two_workers_give_the_same_numbers():
+    # enough videos that the per-video work is really split over two forked processes
+    gt, results = _random_case(np.random.default_rng(5), 3 * Y.metric._MIN_VIDEOS_PER_WORKER)
+    one = run(gt, results, strict=False)
+    two = run(gt, results, strict=False, workers=2)
+    assert one.stats == two.stats
+    np.testing.assert_array_equal(one.precision, two.precision)
+    np.testing.assert_array_equal(one.recall, two.recall)
+    assert one.ious.keys() == two.ious.keys()
+    for key in one.ious:
+        np.testing.assert_array_equal(one.ious[key], two.ious[key])
 
 
 # ------------------------------------------------------------------------------------------
@@ -663,6 +680,39 @@ def test_metric_package_needs_neither_torch_nor_detectron2():
         "assert Y.evaluate_ytvis and Y.main\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    # both installed: importing the metric must not load them (they cost seconds)
+    code = (
+        "import sys\n"
+        "from masktrack_d2.evaluation import evaluate_ytvis, YTVISEval\n"
+        "import masktrack_d2.evaluation.ytvis_eval.cli\n"
+        "loaded = {'torch', 'detectron2'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_runs_where_torch_and_detectron2_cannot_be_imported(tmp_path):
+    """``python -m masktrack_d2.evaluation.ytvis_eval`` in a process where importing torch or
+    detectron2 fails: the right numbers, nothing on stderr (no warning, no error)."""
+    gt, results = _random_case(np.random.default_rng(7), 8)
+    gt_path, res_path = tmp_path / "gt.json", tmp_path / "results.json"
+    gt_path.write_text(json.dumps(gt, default=lambda x: x.item()))  # numpy ints in 'areas'
+
+    res_path.write_text(json.dumps(results))
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['torch'] = None\n"  # import torch -> ImportError
+        "sys.modules['detectron2'] = None\n"
+        "sys.argv = ['ytvis_eval', '--gt', sys.argv[1], '--results', sys.argv[2], '--json',\n"
+        "            '--lenient']\n"
+        "runpy.run_module('masktrack_d2.evaluation.ytvis_eval', run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(gt_path), str(res_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    expected = run(gt, results, strict=False, iou_impl="loop").stats
+    assert json.loads(proc.stdout) == {k: expected[k] for k in STAT_KEYS}
+    assert "Warning" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow

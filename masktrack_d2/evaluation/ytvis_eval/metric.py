@@ -1,6 +1,8 @@
 """The YouTube-VIS metric staged like pycocotools' COCOeval: :class:`YTVISEval` (evaluate,
 accumulate, summarize) and the one-call :func:`evaluate_ytvis`."""
 import logging
+import multiprocessing
+import os
 import time
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Tuple
@@ -16,6 +18,32 @@ from .results import validate_results
 from .summary import format_table
 
 logger = logging.getLogger(__name__)
+
+# Below this many videos per worker, forking costs more than it saves.
+_MIN_VIDEOS_PER_WORKER = 32
+_FORKED_EVAL = None  # the YTVISEval a forked worker scores (set around the pool)
+
+
+def _score_videos_in_worker(jobs):
+    with gc_paused():
+        return [_FORKED_EVAL._score_video(vid, cats) for vid, cats in jobs]
+
+
+def default_workers() -> int:
+    """Processes for the per-video work: 2 where fork exists and a second CPU is idle (load
+    average below the CPU count minus one), else 1. On a busy machine a second process only
+    competes for the same core (measured: slower)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        n_cpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n_cpu = os.cpu_count() or 1
+    try:
+        idle = n_cpu - os.getloadavg()[0]
+    except OSError:
+        idle = 0.0
+    return 2 if n_cpu >= 2 and idle >= 1.0 else 1
 
 
 class YTVISEval:
@@ -37,6 +65,8 @@ class YTVISEval:
             pair whose area-based upper bound is below the lowest IoU threshold (0.5) is not
             measured (NaN in ``ious``): no threshold can match it, so the metric is the same.
         verbose: log progress and print the summary table.
+        workers: processes for the per-video IoU and matching (forked, Linux / macOS); the
+            numbers do not depend on it. :func:`default_workers` gives the CLI's choice.
 
     After :meth:`evaluate`, ``ious[(video_id, category_id)]`` is the (D, G) IoU matrix of
     the group's top-100 results (score order) and GT tracks (json order). After
@@ -46,7 +76,7 @@ class YTVISEval:
     """
 
     def __init__(self, gt, results, strict: bool = True, iou_impl: str = "vectorized",
-                 exact_ious: bool = False, verbose: bool = False):
+                 exact_ious: bool = False, verbose: bool = False, workers: int = 1):
         if iou_impl not in ("vectorized", "loop"):
             raise ValueError(f"iou_impl must be 'vectorized' or 'loop', got {iou_impl!r}")
         with gc_paused():
@@ -55,6 +85,7 @@ class YTVISEval:
         self.iou_impl = iou_impl
         self.exact_ious = exact_ious
         self.verbose = verbose
+        self.workers = max(1, int(workers))
         self.iou_thresholds = IOU_THRESHOLDS
         self.recall_thresholds = RECALL_THRESHOLDS
         self.max_dets = MAX_DETS
@@ -78,58 +109,85 @@ class YTVISEval:
         dt_groups = defaultdict(list)
         for r in self.results:  # results order kept within a group
             dt_groups[(r["video_id"], r["category_id"])].append(r)
-        max_det = self.max_dets[-1]
         cat_index = {c: k for k, c in enumerate(gt.category_ids)}
         cats_by_video = defaultdict(set)
         for vid, cat in list(gt.tracks) + list(dt_groups):
             if cat in cat_index:
                 cats_by_video[vid].add(cat)
-
-        per_cat_area: Dict[Tuple[int, int], List[GroupResult]] = defaultdict(list)
-        iou_time = iou_cpu = 0.0
-        n_empty_union, empty_groups = 0, []
-        for vid in gt.video_ids:  # video ids ascending: the accumulation order
-            cats = sorted(cats_by_video.get(vid, ()), key=cat_index.__getitem__)
-            if not cats:
-                continue
-            groups = []  # (cat, gts, dts, scores)
-            for cat in cats:
-                dts = dt_groups.get((vid, cat), [])
-                scores = np.array([d["score"] for d in dts], dtype=np.float64)
-                # stable sort by score (ties keep results order), top 100
-                order = np.argsort(-scores, kind="mergesort")[:max_det]
-                groups.append((cat, gt.tracks.get((vid, cat), []), [dts[i] for i in order],
-                               scores[order]))
-
-            t0, c0 = time.perf_counter(), time.process_time()
-            group_ious, dt_areas = self._video_ious(vid, groups)
-            iou_time += time.perf_counter() - t0
-            iou_cpu += time.process_time() - c0
-
-            start = 0
-            for (cat, gts, dts, scores), (ious, empty) in zip(groups, group_ious):
-                self.ious[(vid, cat)] = ious
-                if empty:
-                    n_empty_union += empty
-                    empty_groups.append((vid, cat))
-                k = cat_index[cat]
-                areas = dt_areas[start:start + len(dts)]
-                start += len(dts)
-                for a, result in enumerate(match_group(ious, gts, scores, areas, self.area_ranges,
-                                                        self.iou_thresholds)):
-                    per_cat_area[(k, a)].append(result)
+        # video ids ascending: the accumulation order
+        jobs = [(vid, sorted(cats_by_video[vid], key=cat_index.__getitem__))
+                for vid in gt.video_ids if cats_by_video.get(vid)]
+        self._dt_groups = dt_groups
+        try:
+            outputs = self._map_videos(jobs)
+            per_cat_area: Dict[Tuple[int, int], List[GroupResult]] = defaultdict(list)
+            iou_time = iou_cpu = 0.0
+            n_empty_union, empty_groups = 0, []
+            for (vid, _), (per_group, t_wall, t_cpu) in zip(jobs, outputs):
+                iou_time += t_wall
+                iou_cpu += t_cpu
+                for cat, ious, empty, results in per_group:
+                    self.ious[(vid, cat)] = ious
+                    if empty:
+                        n_empty_union += empty
+                        empty_groups.append((vid, cat))
+                    k = cat_index[cat]
+                    for a, result in enumerate(results):
+                        per_cat_area[(k, a)].append(result)
+        finally:
+            del self._dt_groups
         if n_empty_union:
             logger.warning("%d (result, GT) pairs in %d (video, category) groups have no frame "
                            "with a mask in either (or only differently sized masks): IoU 0 "
                            "(\"Mask sizes may not match!\"), first in video %s category %s",
                            n_empty_union, len(empty_groups), *empty_groups[0])
         self._per_cat_area = dict(per_cat_area)
-        self.timings["iou"] = iou_time  # wall-clock seconds
-        self.timings["iou_cpu"] = iou_cpu  # CPU seconds of this process
+        self.timings["iou"] = iou_time  # wall-clock seconds (summed over workers)
+        self.timings["iou_cpu"] = iou_cpu  # CPU seconds (summed over workers)
         self.timings["evaluate"] = time.perf_counter() - tic
         if self.verbose:
-            logger.info("evaluate: %.2fs (IoU %.2fs, %s)", self.timings["evaluate"], iou_time,
-                        self.iou_impl)
+            logger.info("evaluate: %.2fs (IoU %.2fs, %s, %d worker(s))", self.timings["evaluate"],
+                        iou_time, self.iou_impl, self.workers)
+
+    def _map_videos(self, jobs):
+        """:meth:`_score_video` over ``jobs`` in order; in ``workers`` forked processes if
+        more than one (each scores whole videos, so the outputs are the same)."""
+        if self.workers <= 1 or len(jobs) < 2 * _MIN_VIDEOS_PER_WORKER:
+            return [self._score_video(vid, cats) for vid, cats in jobs]
+        global _FORKED_EVAL
+        n_chunks = min(len(jobs) // _MIN_VIDEOS_PER_WORKER, 4 * self.workers)
+        bounds = np.linspace(0, len(jobs), n_chunks + 1).astype(int)
+        chunks = [jobs[i:j] for i, j in zip(bounds[:-1], bounds[1:])]
+        _FORKED_EVAL = self  # read by the forked workers (copy-on-write), never pickled
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                return [out for part in pool.imap(_score_videos_in_worker, chunks)
+                        for out in part]
+        finally:
+            _FORKED_EVAL = None
+
+    def _score_video(self, vid, cats):
+        """IoUs and matching of one video: ([(cat, ious, n empty unions, [GroupResult per area
+        range])], IoU wall s, IoU CPU s)."""
+        gt, max_det = self.gt, self.max_dets[-1]
+        groups = []  # (cat, gts, dts, scores)
+        for cat in cats:
+            dts = self._dt_groups.get((vid, cat), [])
+            scores = np.array([d["score"] for d in dts], dtype=np.float64)
+            # stable sort by score (ties keep results order), top 100
+            order = np.argsort(-scores, kind="mergesort")[:max_det]
+            groups.append((cat, gt.tracks.get((vid, cat), []), [dts[i] for i in order],
+                           scores[order]))
+        t0, c0 = time.perf_counter(), time.process_time()
+        group_ious, dt_areas = self._video_ious(vid, groups)
+        t_wall, t_cpu = time.perf_counter() - t0, time.process_time() - c0
+        out, start = [], 0
+        for (cat, gts, dts, scores), (ious, empty) in zip(groups, group_ious):
+            areas = dt_areas[start:start + len(dts)]
+            start += len(dts)
+            out.append((cat, ious, empty, match_group(ious, gts, scores, areas, self.area_ranges,
+                                                      self.iou_thresholds)))
+        return out, t_wall, t_cpu
 
     def _video_ious(self, vid, groups) -> Tuple[List[Tuple[np.ndarray, int]], np.ndarray]:
         """For one video: per group the (D, G) IoU matrix and its number of empty unions, and
