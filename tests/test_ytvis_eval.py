@@ -164,14 +164,94 @@ def test_wrong_class_scores_zero_and_class_without_gt_is_left_out():
     assert stats["AP"] == 0.0 and stats["AR1"] == 0.0
 
 
-def test_categories_unknown_to_gt_are_dropped(caplog):
+def test_categories_unknown_to_gt_are_an_error_or_dropped_when_lenient(caplog):
     gt = make_gt([gt_ann(1, 1, [A, A])])
+    results = [res(1, [A, A]), res(1, [B, B], category_id=7)]
+    with pytest.raises(ResultsFormatError, match=r"video_id 1: result #1 field 'category_id' "
+                                                 r"is 7, not one of .*\[1, 2\]"):
+        validate_results(results, gt)
+    # lenient: dropped, as the official evaluator drops them
     with caplog.at_level("WARNING", logger=Y.__name__):
-        kept = validate_results([res(1, [B, B], category_id=7), res(1, [A, A])], gt)
+        kept = validate_results(results, gt, strict=False)
     assert [r["category_id"] for r in kept] == [1]
     assert "category_id [7]" in caplog.text
-    stats = evaluate_ytvis(gt, [res(1, [B, B], score=1.0, category_id=7), res(1, [A, A], 0.1)])
+    stats = evaluate_ytvis(gt, [res(1, [B, B], score=1.0, category_id=7), res(1, [A, A], 0.1)],
+                           strict=False)
     assert stats["AP"] == approx(1.0)
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_scores_are_an_error(score):
+    gt = make_gt([gt_ann(1, 1, [A, A])])
+    for strict in (True, False):
+        with pytest.raises(ResultsFormatError, match=r"result #1 \(video_id 1\): field 'score' "
+                                                     r"is -?(nan|inf); scores must be finite"):
+            validate_results([res(1, [A, A]), res(1, [B, B], score=score)], gt, strict=strict)
+
+
+@pytest.mark.parametrize("counts, why", [
+    ("!!!garbage", "not a compressed RLE string"),
+    ("P", "not a compressed RLE string"),  # ends inside a number
+    ("", "not a compressed RLE string"),
+    (box(0, 5, 0, 6, h=H - 1)["counts"], "add up to 570, not height x width = 600"),
+    (box(0, 5, 0, 6, h=H + 1)["counts"], "add up to 630, not height x width = 600"),
+])
+def test_counts_that_are_not_an_rle_of_the_size_are_an_error(counts, why, tmp_path):
+    gt = make_gt([gt_ann(1, 1, [A, A])])
+    bad = {"size": [H, W], "counts": counts}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([res(1, [A, A]), res(1, [A, bad], category_id=2)]))
+    for strict in (True, False):
+        with pytest.raises(ResultsFormatError) as e:
+            validate_results(str(path), gt, strict=strict)
+        msg = str(e.value)
+        assert msg.startswith(f"{path}: video_id 1: result #1 field 'segmentations' frame 1: ")
+        assert why in msg and "\n" not in msg, msg
+
+
+def test_rle_check_agrees_with_a_plain_decoder_on_random_strings():
+    """rle_problems' sum of run lengths (from two pycocotools passes) against a direct decode
+    of random strings of the alphabet, canonical or not."""
+    from masktrack_d2.evaluation.ytvis_eval.rle import rle_problems
+
+    def total(s):  # pycocotools' string decoding, in Python
+        cnts, p = [], 0
+        while p < len(s):
+            x, k, more = 0, 0, True
+            while more:
+                c = ord(s[p]) - 48
+                x |= (c & 0x1F) << 5 * k
+                more = bool(c & 0x20)
+                p += 1
+                k += 1
+                if not more and c & 0x10:
+                    x |= -1 << 5 * k
+            if len(cnts) > 2:
+                x += cnts[-2]
+            cnts.append(x % (1 << 32))  # stored as uint32
+        return cnts
+
+    rng = np.random.default_rng(0)
+    objs, expect = [], []
+    for _ in range(3000):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        if rng.random() < 0.5:  # a real mask, maybe with a wrong size
+            m = rng.random((h, w)) < rng.random()
+            s = rle(m)["counts"]
+            if rng.random() < 0.3:
+                h += int(rng.integers(-1, 2))
+        else:  # random digits, last one without continuation
+            n = int(rng.integers(1, 8))
+            s = "".join(chr(48 + int(v)) for v in rng.integers(0, 64, n - 1))
+            s += chr(48 + int(rng.integers(0, 32)))
+        cnts = total(s)
+        if len(cnts) % 2 == 0 and cnts[-1] == 0:
+            continue  # an empty last run of ones: the one case the check may miss
+        objs.append({"size": [h, w], "counts": s})
+        expect.append(sum(cnts) != h * w or h < 1)
+    flagged = {i for i, _ in rle_problems(objs)}
+    assert flagged == {i for i, e in enumerate(expect) if e}
+    assert 100 < len(flagged) < len(objs) - 100
 
 
 def test_empty_frames_none_empty_dict_and_all_zero_rle_are_alike():

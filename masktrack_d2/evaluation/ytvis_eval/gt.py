@@ -15,6 +15,7 @@ from pycocotools import mask as mask_util
 from .common import PathLike, as_id, is_number, is_path, load_json
 from .errors import GroundTruthFormatError
 from .iou import TrackMasks
+from .rle import first_rle_problem
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,14 @@ class YTVISGroundTruth:
         self.video_ids = sorted(self.videos)
         self.category_ids = sorted(self.categories)
         self.tracks: Dict[Tuple[Any, Any], List[GTTrack]] = defaultdict(list)
+        self._given_rles: List[tuple] = []  # compressed RLEs as given: checked below
         self._index_annotations(annotations)
+        found = first_rle_problem([r for r, *_ in self._given_rles])
+        if found is not None:
+            _, ann_id, vid, f = self._given_rles[found[0]]
+            raise GroundTruthFormatError(f"{source}: annotation {ann_id} (video {vid}) field "
+                                         f"'segmentations' frame {f}: {found[1]}")
+        del self._given_rles
         self.tracks = dict(self.tracks)
         self._video_masks: Dict[Any, tuple] = {}
 
@@ -193,8 +201,12 @@ class YTVISGroundTruth:
                   and "counts" in segm and "size" in segm):
                 if isinstance(segm["counts"], list):
                     uncompressed.append(f)
-                else:
+                elif isinstance(segm["counts"], (str, bytes)):
                     rles[f] = segm
+                    self._given_rles.append((segm, ann["id"], vid, f))
+                else:
+                    raise GroundTruthFormatError(f"{where}: 'counts' is a "
+                                                 f"{type(segm['counts']).__name__}")
             else:
                 raise GroundTruthFormatError(f"{where}: unsupported segmentation (expected RLE "
                                              "{size, counts}, polygons or null)")

@@ -1,13 +1,15 @@
 """Results: check a results json against the ground truth and keep what the metric scores."""
 import logging
+import math
 import os
 import warnings
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .common import PathLike, as_id, is_number, is_path, load_json, short_list
 from .errors import ResultsFormatError, YTVISEvalWarning
 from .gt import YTVISGroundTruth, load_ytvis_gt
+from .rle import first_rle_problem
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +31,20 @@ def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
 
     Returns:
         new dicts ``{"video_id", "category_id", "score" (float), "segmentations"}`` in the
-        given order, without the results whose category id is not one of the ground truth's
-        categories: those are dropped, as the official evaluator drops them (logged once).
+        given order. With ``strict=False``, results whose category id is not one of the
+        ground truth's categories are dropped, as the official evaluator drops them (logged
+        once); with ``strict=True`` they are an error.
 
     An empty list is not an error: it warns (:class:`YTVISEvalWarning`) and then scores 0 for
     every setting that has ground truth (-1 elsewhere); the official code crashes on it.
 
     Raises:
         ResultsFormatError: non-list JSON, missing fields, video ids that are not in the
-            ground truth (another data set or split), int-list (uncompressed) RLE counts,
-            polygons, and (strict) wrong lengths or mask sizes. Messages name the video id,
-            the field and, for a file, the file.
+            ground truth (another data set or split), non-finite scores, int-list
+            (uncompressed) RLE counts, polygons, RLE strings that are not RLEs of their size
+            (see :mod:`.rle`), and (strict) wrong lengths, mask sizes or category ids.
+            Messages are one line naming the file, the video, the result's index and the
+            field.
     """
     gt = load_ytvis_gt(gt)
     if is_path(results):
@@ -50,6 +55,18 @@ def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
         except ResultsFormatError as e:
             raise ResultsFormatError(f"{path}: {e}") from None
     return _validate_results(results, gt, strict)
+
+
+def _mask_size(size) -> Optional[Tuple[int, int]]:
+    """``[h, w]`` of positive integers (as ints), else None."""
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        return None
+    out = []
+    for v in size:
+        if not is_number(v) or not math.isfinite(v) or v != int(v) or not 0 < v < 1 << 15:
+            return None
+        out.append(int(v))
+    return out[0], out[1]
 
 
 def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[str, Any]]:
@@ -85,6 +102,11 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
         if not is_number(r["score"]):
             raise ResultsFormatError(f"result #{i} (video_id {vid}): field 'score' must be a "
                                      f"number, got {r['score']!r}")
+        if not math.isfinite(r["score"]):
+            # NaN has no order and inf ties with any other inf: the ranking, hence AP, would
+            # be undefined
+            raise ResultsFormatError(f"result #{i} (video_id {vid}): field 'score' is "
+                                     f"{r['score']!r}; scores must be finite numbers")
         if not isinstance(r["segmentations"], (list, tuple)):
             raise ResultsFormatError(f"result #{i} (video_id {vid}): field 'segmentations' must "
                                      "be a list with one RLE or null per frame, got a "
@@ -102,6 +124,7 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
 
     # Pass 2: per-frame masks.
     problems = []  # lenient mode: what would have been errors
+    masks, mask_at = [], []  # every mask given to pycocotools, and its (result, frame)
     kept, dropped = [], defaultdict(int)
     cat_set = set(gt.category_ids)
     for i, (r, (vid, cat)) in enumerate(zip(results, ids)):
@@ -121,7 +144,9 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
             if type(s) is dict and size_list is not None and s.get("size") == size_list:
                 counts = s.get("counts")
                 if type(counts) is str or type(counts) is bytes:
-                    continue  # the common case, checked quickly
+                    masks.append(s)  # the common case, checked quickly
+                    mask_at.append((i, f))
+                    continue
             if not isinstance(s, Mapping) or "counts" not in s or "size" not in s:
                 kind = "polygons" if isinstance(s, list) else f"a {type(s).__name__}"
                 raise ResultsFormatError(
@@ -135,25 +160,36 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
                     f"video_id {vid}: result #{i} field 'segmentations' frame {f}: 'counts' is "
                     f"{kind}; results must be compressed RLE (encode masks with "
                     "pycocotools.mask.encode, or convert with pycocotools.mask.frPyObjects)")
-            if size is not None:
-                try:
-                    mh, mw = int(s["size"][0]), int(s["size"][1])
-                except (TypeError, ValueError, IndexError):
-                    raise ResultsFormatError(f"video_id {vid}: result #{i} field 'segmentations' "
-                                             f"frame {f}: bad 'size' {s['size']!r}") from None
-                if (mh, mw) != size:
-                    msg = (f"video_id {vid}: result #{i} field 'segmentations' frame {f}: mask "
-                           f"size [{mh}, {mw}] differs from the video's [height, width] "
-                           f"[{size[0]}, {size[1]}] (masks must be at the original video "
-                           "resolution)")
-                    if strict:
-                        raise ResultsFormatError(msg)
-                    problems.append(msg)
+            mh_mw = _mask_size(s["size"])
+            if mh_mw is None:
+                raise ResultsFormatError(f"video_id {vid}: result #{i} field 'segmentations' "
+                                         f"frame {f}: bad 'size' {s['size']!r} (expected "
+                                         "[height, width], positive integers)")
+            if size is not None and mh_mw != size:
+                msg = (f"video_id {vid}: result #{i} field 'segmentations' frame {f}: mask "
+                       f"size [{mh_mw[0]}, {mh_mw[1]}] differs from the video's [height, width] "
+                       f"[{size[0]}, {size[1]}] (masks must be at the original video "
+                       "resolution)")
+                if strict:
+                    raise ResultsFormatError(msg)
+                problems.append(msg)
+            masks.append(s)
+            mask_at.append((i, f))
         if cat not in cat_set:
+            if strict:
+                raise ResultsFormatError(
+                    f"video_id {vid}: result #{i} field 'category_id' is {r['category_id']!r}, "
+                    f"not one of the ground truth's categories {short_list(gt.category_ids)} "
+                    "(the official evaluator drops such results silently; --lenient does too)")
             dropped[cat] += 1
             continue
         kept.append({"video_id": vid, "category_id": cat, "score": float(r["score"]),
                      "segmentations": list(segms)})
+    found = first_rle_problem(masks)
+    if found is not None:
+        i, f = mask_at[found[0]]
+        raise ResultsFormatError(f"video_id {ids[i][0]}: result #{i} field 'segmentations' "
+                                 f"frame {f}: {found[1]}")
     if problems:
         logger.warning("%d problems in the results, scored as the official evaluator scores them "
                        "(frames beyond the shorter list and differently sized masks add nothing); "
