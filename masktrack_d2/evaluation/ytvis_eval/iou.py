@@ -22,7 +22,8 @@ class TrackMasks:
     ``objs``, ``track`` and ``frame`` list the present masks, track by track.
     """
 
-    def __init__(self, seqs: Sequence[Sequence[Optional[Mapping]]]):
+    def __init__(self, seqs: Sequence[Sequence[Optional[Mapping]]],
+                 areas: Optional[Sequence[Sequence[int]]] = None):
         self.seqs = seqs
         n = len(seqs)
         self.lengths = np.array([len(s) for s in seqs], dtype=np.int64)
@@ -49,6 +50,10 @@ class TrackMasks:
             self.heights[self.track, self.frame] = sizes[:, 0]
             self.widths[self.track, self.frame] = sizes[:, 1]
         self.areas: Optional[np.ndarray] = None
+        if areas is not None and n:  # known per-frame areas of the seqs (0 where absent)
+            self.areas = np.zeros((n, f_max), dtype=np.int64)
+            for t, a in enumerate(areas):
+                self.areas[t, :len(a)] = a
 
     def fill_areas(self) -> "TrackMasks":
         """Compute the RLE area of every mask (one pycocotools pass)."""

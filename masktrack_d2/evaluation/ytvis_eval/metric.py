@@ -203,7 +203,9 @@ class YTVISEval:
         # All results and GT of the video at once (pairs across categories are computed as
         # well and left out: cheaper than one computation per group).
         gt_offsets, gt_masks = self.gt.video_masks(vid)
-        dt_masks = TrackMasks(all_dts).fill_areas()
+        dt_masks = TrackMasks(all_dts, [d["areas"] for _, _, dts, _ in groups for d in dts]
+                              if all("areas" in d for _, _, dts, _ in groups for d in dts)
+                              else None).fill_areas()
         rows, spans, start = [], [], 0
         for cat, gts, dts, _ in groups:
             if gts and dts:

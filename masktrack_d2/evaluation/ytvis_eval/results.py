@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from .common import PathLike, as_id, is_number, is_path, load_json, short_list
 from .errors import ResultsFormatError, YTVISEvalWarning
 from .gt import YTVISGroundTruth, load_ytvis_gt
-from .rle import first_rle_problem
+from .rle import check_rles
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
             GT's, differently sized frames adding nothing) and a warning is logged.
 
     Returns:
-        new dicts ``{"video_id", "category_id", "score" (float), "segmentations"}`` in the
-        given order. With ``strict=False``, results whose category id is not one of the
+        new dicts ``{"video_id", "category_id", "score" (float), "segmentations", "areas"}``
+        in the given order (``areas``: the RLE area per frame, 0 where there is no mask). With ``strict=False``, results whose category id is not one of the
         ground truth's categories are dropped, as the official evaluator drops them (logged
         once); with ``strict=True`` they are an error.
 
@@ -184,12 +184,23 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
             dropped[cat] += 1
             continue
         kept.append({"video_id": vid, "category_id": cat, "score": float(r["score"]),
-                     "segmentations": list(segms)})
-    found = first_rle_problem(masks)
-    if found is not None:
-        i, f = mask_at[found[0]]
+                     "segmentations": list(segms), "_index": i})
+    areas, found = check_rles(masks)
+    if found:
+        i, f = mask_at[found[0][0]]
         raise ResultsFormatError(f"video_id {ids[i][0]}: result #{i} field 'segmentations' "
-                                 f"frame {f}: {found[1]}")
+                                 f"frame {f}: {found[0][1]}")
+    # the areas the check measured, per kept result and frame (as the official loadRes
+    # adds 'areas'), so that the IoU does not measure them again
+    per_result = defaultdict(list)
+    for (i, f), a in zip(mask_at, areas.tolist()):
+        per_result[i].append((f, a))
+    for r in kept:
+        i = r.pop("_index")
+        frame_areas = [0] * len(r["segmentations"])
+        for f, a in per_result.get(i, ()):
+            frame_areas[f] = a
+        r["areas"] = frame_areas
     if problems:
         logger.warning("%d problems in the results, scored as the official evaluator scores them "
                        "(frames beyond the shorter list and differently sized masks add nothing); "

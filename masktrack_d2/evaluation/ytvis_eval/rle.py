@@ -37,6 +37,13 @@ def _chunked(fn, objs):
 def rle_problems(objs: Sequence[Mapping]) -> List[Tuple[int, str]]:
     """Masks among ``objs`` (compressed RLE dicts with ``size`` [h, w] and str/bytes
     ``counts``) that are not valid RLEs of their size: ``[(index, reason), ...]``."""
+    return check_rles(objs)[1]
+
+
+def check_rles(objs: Sequence[Mapping]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
+    """:func:`rle_problems`, and the area of every mask (int64; 0 for the invalid ones),
+    which the check computes anyway."""
+    areas_out = np.zeros(len(objs), dtype=np.int64)
     problems: List[Tuple[int, str]] = []
     strings, sizes, where = [], [], []
     for i, o in enumerate(objs):
@@ -60,7 +67,7 @@ def rle_problems(objs: Sequence[Mapping]) -> List[Tuple[int, str]]:
         sizes.append(h * w)
         where.append(i)
     if not strings:
-        return sorted(problems)
+        return areas_out, sorted(problems)
     hw = np.array(sizes, dtype=np.int64)
     plain = [{"size": [1, int(n)], "counts": s} for s, n in zip(strings, sizes)]
     probe = [{"size": [1, int(n) + _PROBE_VALUE * 2], "counts": s + _PROBE}
@@ -74,10 +81,13 @@ def rle_problems(objs: Sequence[Mapping]) -> List[Tuple[int, str]]:
         box = _chunked(mask_util.toBbox, [plain[j] for j in np.flatnonzero(~odd)])
         total[~odd] = box[:, 0] + box[:, 2]
     bad = np.flatnonzero((total != hw) | (area > hw))
+    good = np.ones(len(where), dtype=bool)
+    good[bad] = False
+    areas_out[np.asarray(where, dtype=np.int64)[good]] = area[good].astype(np.int64)
     for j in bad.tolist():
         problems.append((where[j], f"'counts' run lengths add up to {int(total[j])}, not "
                                    f"height x width = {sizes[j]} (size {list(objs[where[j]]['size'])})"))
-    return sorted(problems)
+    return areas_out, sorted(problems)
 
 
 def _clip(text: str, n: int = 20) -> str:
