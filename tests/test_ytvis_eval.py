@@ -339,7 +339,7 @@ def test_equal_iou_goes_to_the_later_gt():
 
 
 def test_gt_id_zero_reads_as_unmatched():
-    # official quirk (evaluation.md): the match is stored as the GT id, so id 0 is "unmatched"
+    # official quirk (docs/evaluation.md, "Ground truth"): the match is stored as the GT id, so id 0 is "unmatched"
     stats = evaluate_ytvis(make_gt([gt_ann(0, 1, [A, A])]), [res(1, [A, A])])
     assert stats["AP"] == 0.0 and stats["AR10"] == 0.0
 

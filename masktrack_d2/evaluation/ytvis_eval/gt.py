@@ -157,7 +157,7 @@ class YTVISGroundTruth:
                            "official evaluator the last annotation with an id replaces the others",
                            source, len(annotations), len(by_id))
         if 0 in by_id:
-            # (evaluation.md: a match is stored as the GT id, 0 reads as "unmatched")
+            # a match is stored as the GT id, 0 reads as "unmatched" (docs/evaluation.md, "Ground truth")
             logger.warning("%s: an annotation has id 0; the official evaluator counts results "
                            "matched to it as false positives (GT ids should be >= 1)", source)
 
@@ -218,7 +218,8 @@ class YTVISGroundTruth:
                     for f in uncompressed]
             for f, rle in zip(uncompressed, mask_util.frPyObjects(objs, h, w)):
                 rles[f] = rle
-        # (evaluation.md: GT area = mean of the json areas over truthy entries; masks unused)
+        # GT area = mean of the json areas over truthy entries; masks unused (docs/evaluation.md,
+        # "Ground truth")
         areas = ann["areas"] if ann["areas"] is not None else []
         truthy = [a for a in areas if a]
         avg_area = np.array(truthy).mean() if truthy else 0

@@ -18,7 +18,7 @@ class TrackMasks:
     """The masks of a set of tracks as (N, F) arrays: presence, RLE height / width and (after
     :meth:`fill_areas`) RLE area; 0 where a track has no mask or has ended.
 
-    ``present`` is Python truthiness of the frame entry (evaluation.md: "has a mask").
+    ``present`` is Python truthiness of the frame entry (docs/evaluation.md, "Video IoU").
     ``objs``, ``track`` and ``frame`` list the present masks, track by track.
     """
 
@@ -82,7 +82,7 @@ class TrackMasks:
 
     def mean_areas(self) -> np.ndarray:
         """Per track: mean RLE area over frames with a non-empty mask, 0 if none
-        (evaluation.md: result area). Integer sum, one division, like numpy's mean."""
+        (docs/evaluation.md, "Results"). Integer sum, one division, like numpy's mean."""
         count = np.count_nonzero(self.areas, axis=1)
         total = self.areas.sum(axis=1)
         out = np.zeros(len(count), dtype=np.float64)
@@ -112,9 +112,9 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     looks at an IoU below the lowest threshold.
 
     How: with the RLE areas of every mask, the frames where only one of a pair has a mask
-    and the frames where both have masks of different sizes (adding nothing,
-    evaluation.md) are sums of areas. Only the intersections of same-frame, same-size pairs
-    need pycocotools: the masks of several frames go into one ``mask.iou`` call, each
+    and the frames where both have masks of different sizes (adding nothing; docs/
+    evaluation.md, "Video IoU") are sums of areas. Only the intersections of same-frame,
+    same-size pairs need pycocotools: the masks of several frames go into one ``mask.iou`` call, each
     relabelled with the size [h, w + frame]. pycocotools reads only the height when it
     decodes a mask and computes its bounding box (the width only bounds the box from
     above), so nothing changes for a mask, but masks of different frames now differ in size
@@ -132,7 +132,7 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     ad, ag = dm.padded("areas", F), gm.padded("areas", F)
 
     # Frames where only one has a mask add its area to the union. Frames beyond the shorter
-    # of the two lists are ignored (zip, evaluation.md), hence prefix sums up to
+    # of the two lists are ignored (zip truncation, docs/evaluation.md "Video IoU"), hence prefix sums up to
     # min(len_d, len_g); a list has no mask beyond its own end, so the frames where both
     # have a mask are simply all f with both present.
     stop = np.minimum(dm.lengths[:, None], gm.lengths[None, :])
@@ -144,7 +144,7 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
             + cum_d[np.arange(D)[:, None], stop] - ad @ pg.astype(np.int64).T)
 
     # (F, D, G): both have a mask of the same size. A frame whose two RLE sizes differ adds
-    # 0 to both sums (the official merge returns an empty mask; evaluation.md).
+    # 0 to both sums (the official merge returns an empty mask).
     both = ((pd.T[:, :, None] & pg.T[:, None, :])
             & (dm.padded("heights", F).T[:, :, None] == gm.padded("heights", F).T[:, None, :])
             & (dm.padded("widths", F).T[:, :, None] == gm.padded("widths", F).T[:, None, :]))

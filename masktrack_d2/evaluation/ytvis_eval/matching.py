@@ -32,7 +32,7 @@ def greedy_match(ious: np.ndarray, gt_ignore: List[bool], gt_crowd: List[bool],
             for g in range(G):
                 if taken[g] and not gt_crowd[g]:  # crowd GT can be taken any number of times
                     continue
-                # matched to a regular GT and reached the ignored ones: stop (evaluation.md)
+                # matched to a regular GT and reached the ignored ones: stop (docs/evaluation.md)
                 if m >= 0 and not gt_ignore[m] and gt_ignore[g]:
                     break
                 if row[g] < best:  # '<': equal IoU also matches, so the later GT wins a tie

@@ -5,8 +5,9 @@ number, a string ending inside a number reads past its end, and run lengths that
 up to height x width make ``mask.iou`` / ``mask.merge`` loop forever on a pair of masks whose
 boxes overlap (the official evaluator included). So every mask is checked here first.
 
-The check uses pycocotools' own C routines, two passes over the strings (docs/evaluation.md,
-"Malformed input"): with ``P`` the string plus one appended number X (2^20),
+The check uses pycocotools' own C routines (docs/evaluation.md, "Malformed input"): the area
+of the string R, then, with ``P`` the string plus one appended number X (2^20), the area and
+the bounding box of P:
 
 - ``area(P) - area(R)`` is the length of the appended run if it is a run of ones (the string
   had an odd number of runs), 0 otherwise;
