@@ -60,7 +60,7 @@ def write_set(args):
 def run_measured(cmd, env):
     """Run ``cmd`` (fork + exec, so that ``os.wait4`` gives the child's own peak RSS).
 
-    Returns (wall s, peak RSS MiB, the last stdout line parsed as json)."""
+    Returns (wall s, CPU s (user + system), peak RSS MiB, the last stdout line as json)."""
     out_r, out_w = os.pipe()
     err_path = os.path.join(ROOT, "output", "bench_eval_cli", f"stderr_{os.getpid()}.txt")
     os.makedirs(os.path.dirname(err_path), exist_ok=True)
@@ -91,7 +91,8 @@ def run_measured(cmd, env):
         with open(err_path) as f:
             raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{f.read()[-2000:]}")
     lines = b"".join(chunks).decode().strip().splitlines()
-    return wall, usage.ru_maxrss / 1024.0, json.loads(lines[-1])
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024.0, json.loads(lines[-1])
 
 
 def main(argv=None):
@@ -122,30 +123,34 @@ def main(argv=None):
     print(f"results.json {size_mb:.0f} MB")
     load0 = os.getloadavg()[0]
     walls = {k: [] for k in cmds}
+    cpus = {k: [] for k in cmds}
     rss = {k: 0.0 for k in cmds}
     stats = {}
     for r in range(args.rounds):
         order = list(cmds) if r % 2 == 0 else list(cmds)[::-1]  # alternate who goes first
         for name in order:
-            wall, peak, s = run_measured(cmds[name], env)
+            wall, cpu, peak, s = run_measured(cmds[name], env)
             walls[name].append(wall)
+            cpus[name].append(cpu)
             rss[name] = max(rss[name], peak)
             stats[name] = s
-        print(f"round {r + 1}: ours {walls['ours'][-1]:.2f}s, official "
-              f"{walls['official'][-1]:.2f}s")
-    identical = all(stats["ours"][k] == stats["official"][k] for k in STAT_KEYS)
-    med = {k: statistics.median(v) for k, v in walls.items()}
-    ratio = med["official"] / med["ours"]
+        print(f"round {r + 1}: ours {walls['ours'][-1]:.2f}s ({cpus['ours'][-1]:.2f}s CPU), "
+              f"official {walls['official'][-1]:.2f}s ({cpus['official'][-1]:.2f}s CPU)",
+              flush=True)
+        identical = all(stats["ours"][k] == stats["official"][k] for k in STAT_KEYS)
+        med = {k: statistics.median(v) for k, v in walls.items()}
+        ratio = med["official"] / med["ours"]
+        if not args.no_report:  # after every round: an interrupted run leaves a report
+            write_report(args, size_mb, walls, cpus, med, ratio, rss, stats["ours"], identical,
+                         (load0, os.getloadavg()[0]), r + 1)
     print(f"median wall: ours {med['ours']:.2f}s, official {med['official']:.2f}s -> "
           f"{ratio:.1f}x; peak RSS ours {rss['ours']:.0f} MiB, official "
           f"{rss['official']:.0f} MiB; 11 numbers identical: {identical}")
-    if not args.no_report:
-        write_report(args, size_mb, walls, med, ratio, rss, stats["ours"], identical,
-                     (load0, os.getloadavg()[0]))
     return 0 if identical else 1
 
 
-def write_report(args, size_mb, walls, med, ratio, rss, stats, identical, load):
+def write_report(args, size_mb, walls, cpus, med, ratio, rss, stats, identical, load, rounds):
+    cmed = {k: statistics.median(v) for k, v in cpus.items()}
     lines = [
         "# YouTube-VIS metric CLI vs the official evaluator: whole process",
         "",
@@ -153,7 +158,7 @@ def write_report(args, size_mb, walls, med, ratio, rss, stats, identical, load):
         "command to its exit (interpreter start, imports, json parsing, scoring, printing). "
         "Both sides are fresh processes of the same interpreter, run in turns (who goes first "
         "alternates), "
-        f"{args.rounds} rounds; the ratio is of the medians. Peak RSS is the child's own "
+        f"{rounds} rounds; the ratio is of the medians. Peak RSS is the child's own "
         "`ru_maxrss` (`os.wait4`), the largest over the rounds.",
         "",
         f"{datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores "
@@ -165,17 +170,22 @@ def write_report(args, size_mb, walls, med, ratio, rss, stats, identical, load):
         f"{args.preds * 2 // 3}-{args.preds * 4 // 3} result tracks per video (mean "
         f"{args.preds}), compressed RLE; results.json {size_mb:.0f} MB.",
         "",
-        "| command | wall s, median | wall s, best | all rounds | peak RSS MiB |",
-        "|---|---|---|---|---|",
+        "| command | wall s, median | wall s, best | all rounds (wall) | CPU s, median | "
+        "peak RSS MiB |",
+        "|---|---|---|---|---|---|",
         f"| official: `run_official.py gt.json results.json` (youtubevos/cocoapi) | "
         f"{med['official']:.2f} | {min(walls['official']):.2f} | "
-        f"{', '.join(f'{w:.2f}' for w in walls['official'])} | {rss['official']:.0f} |",
+        f"{', '.join(f'{w:.2f}' for w in walls['official'])} | {cmed['official']:.2f} | "
+        f"{rss['official']:.0f} |",
         f"| ours: `python -m masktrack_d2.evaluation.ytvis_eval --gt gt.json --results "
         f"results.json --json` | {med['ours']:.2f} | {min(walls['ours']):.2f} | "
-        f"{', '.join(f'{w:.2f}' for w in walls['ours'])} | {rss['ours']:.0f} |",
+        f"{', '.join(f'{w:.2f}' for w in walls['ours'])} | {cmed['ours']:.2f} | "
+        f"{rss['ours']:.0f} |",
         "",
-        f"**Whole process: {ratio:.1f}x faster** than the official evaluator (median "
-        f"{med['official']:.2f} s / {med['ours']:.2f} s); peak RSS {rss['ours']:.0f} MiB "
+        f"**Whole process: {ratio:.1f}x faster** than the official evaluator in wall time "
+        f"(median {med['official']:.2f} s / {med['ours']:.2f} s), "
+        f"{cmed['official'] / cmed['ours']:.1f}x in CPU time (user + system, median "
+        f"{cmed['official']:.2f} s / {cmed['ours']:.2f} s); peak RSS {rss['ours']:.0f} MiB "
         f"against {rss['official']:.0f} MiB.",
         "",
         f"The 11 numbers: **{'identical' if identical else 'NOT identical'}**:",

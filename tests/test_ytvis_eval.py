@@ -806,3 +806,19 @@ def test_cli_as_module_subprocess(tmp_path):
     bad.write_text("nope")
     proc = subprocess.run(cmd[:-2] + [str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "bad.json" in proc.stderr
+
+
+def test_video_tracks_groups_gt_and_predictions_per_video():
+    gt = make_gt([gt_ann(1, 1, [A, None, B], category_id=2), gt_ann(2, 1, [B, B, B]),
+                  gt_ann(3, 2, [C, C, None])], videos=[1, 2, 3])
+    results = [res(2, [C, None, C], 0.3), res(1, [A, A, A], 0.9, 2), res(1, [B, B, None], 0.5)]
+    videos = Y.video_tracks(gt, results)
+    assert list(videos) == [1, 2, 3]
+    v1 = videos[1]
+    assert (v1.height, v1.width, v1.length) == (H, W, 3)
+    assert [t.id for t in v1.gt] == [2, 1]  # categories ascending, then json order
+    assert [p["score"] for p in v1.predictions] == [0.9, 0.5]  # file order
+    assert videos[3].gt == [] and videos[3].predictions == []
+    masks = Y.decode_track(v1.gt[1].rles, v1.height, v1.width)
+    assert masks.shape == (3, H, W) and masks[1].sum() == 0
+    assert masks[0].sum() == 30 and (masks[2] == mask_util.decode(B)).all()
