@@ -1,4 +1,4 @@
-"""The YouTube-VIS metric (masktrack_d2/evaluation/ytvis_eval.py), rule by rule.
+"""The YouTube-VIS metric (masktrack_d2/evaluation/ytvis_eval/), rule by rule.
 
 Every hand-computed case below proves one rule of docs/evaluation.md. Masks are small
 (20x30 unless a case needs large areas) and RLE-encoded with pycocotools.
@@ -164,14 +164,94 @@ def test_wrong_class_scores_zero_and_class_without_gt_is_left_out():
     assert stats["AP"] == 0.0 and stats["AR1"] == 0.0
 
 
-def test_categories_unknown_to_gt_are_dropped(caplog):
+def test_categories_unknown_to_gt_are_an_error_or_dropped_when_lenient(caplog):
     gt = make_gt([gt_ann(1, 1, [A, A])])
+    results = [res(1, [A, A]), res(1, [B, B], category_id=7)]
+    with pytest.raises(ResultsFormatError, match=r"video_id 1: result #1 field 'category_id' "
+                                                 r"is 7, not one of .*\[1, 2\]"):
+        validate_results(results, gt)
+    # lenient: dropped, as the official evaluator drops them
     with caplog.at_level("WARNING", logger=Y.__name__):
-        kept = validate_results([res(1, [B, B], category_id=7), res(1, [A, A])], gt)
+        kept = validate_results(results, gt, strict=False)
     assert [r["category_id"] for r in kept] == [1]
     assert "category_id [7]" in caplog.text
-    stats = evaluate_ytvis(gt, [res(1, [B, B], score=1.0, category_id=7), res(1, [A, A], 0.1)])
+    stats = evaluate_ytvis(gt, [res(1, [B, B], score=1.0, category_id=7), res(1, [A, A], 0.1)],
+                           strict=False)
     assert stats["AP"] == approx(1.0)
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_scores_are_an_error(score):
+    gt = make_gt([gt_ann(1, 1, [A, A])])
+    for strict in (True, False):
+        with pytest.raises(ResultsFormatError, match=r"result #1 \(video_id 1\): field 'score' "
+                                                     r"is -?(nan|inf); scores must be finite"):
+            validate_results([res(1, [A, A]), res(1, [B, B], score=score)], gt, strict=strict)
+
+
+@pytest.mark.parametrize("counts, why", [
+    ("!!!garbage", "not a compressed RLE string"),
+    ("P", "not a compressed RLE string"),  # ends inside a number
+    ("", "not a compressed RLE string"),
+    (box(0, 5, 0, 6, h=H - 1)["counts"], "add up to 570, not height x width = 600"),
+    (box(0, 5, 0, 6, h=H + 1)["counts"], "add up to 630, not height x width = 600"),
+])
+def test_counts_that_are_not_an_rle_of_the_size_are_an_error(counts, why, tmp_path):
+    gt = make_gt([gt_ann(1, 1, [A, A])])
+    bad = {"size": [H, W], "counts": counts}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([res(1, [A, A]), res(1, [A, bad], category_id=2)]))
+    for strict in (True, False):
+        with pytest.raises(ResultsFormatError) as e:
+            validate_results(str(path), gt, strict=strict)
+        msg = str(e.value)
+        assert msg.startswith(f"{path}: video_id 1: result #1 field 'segmentations' frame 1: ")
+        assert why in msg and "\n" not in msg, msg
+
+
+def test_rle_check_agrees_with_a_plain_decoder_on_random_strings():
+    """rle_problems' sum of run lengths (from two pycocotools passes) against a direct decode
+    of random strings of the alphabet, canonical or not."""
+    from masktrack_d2.evaluation.ytvis_eval.rle import rle_problems
+
+    def total(s):  # pycocotools' string decoding, in Python
+        cnts, p = [], 0
+        while p < len(s):
+            x, k, more = 0, 0, True
+            while more:
+                c = ord(s[p]) - 48
+                x |= (c & 0x1F) << 5 * k
+                more = bool(c & 0x20)
+                p += 1
+                k += 1
+                if not more and c & 0x10:
+                    x |= -1 << 5 * k
+            if len(cnts) > 2:
+                x += cnts[-2]
+            cnts.append(x % (1 << 32))  # stored as uint32
+        return cnts
+
+    rng = np.random.default_rng(0)
+    objs, expect = [], []
+    for _ in range(3000):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        if rng.random() < 0.5:  # a real mask, maybe with a wrong size
+            m = rng.random((h, w)) < rng.random()
+            s = rle(m)["counts"]
+            if rng.random() < 0.3:
+                h += int(rng.integers(-1, 2))
+        else:  # random digits, last one without continuation
+            n = int(rng.integers(1, 8))
+            s = "".join(chr(48 + int(v)) for v in rng.integers(0, 64, n - 1))
+            s += chr(48 + int(rng.integers(0, 32)))
+        cnts = total(s)
+        if len(cnts) % 2 == 0 and cnts[-1] == 0:
+            continue  # an empty last run of ones: the one case the check may miss
+        objs.append({"size": [h, w], "counts": s})
+        expect.append(sum(cnts) != h * w or h < 1)
+    flagged = {i for i, _ in rle_problems(objs)}
+    assert flagged == {i for i, e in enumerate(expect) if e}
+    assert 100 < len(flagged) < len(objs) - 100
 
 
 def test_empty_frames_none_empty_dict_and_all_zero_rle_are_alike():
@@ -259,7 +339,7 @@ def test_equal_iou_goes_to_the_later_gt():
 
 
 def test_gt_id_zero_reads_as_unmatched():
-    # official quirk (docs/evaluation.md): the match is stored as the GT id, so id 0 is "unmatched"
+    # official quirk (docs/evaluation.md, "Ground truth"): the match is stored as the GT id, so id 0 is "unmatched"
     stats = evaluate_ytvis(make_gt([gt_ann(0, 1, [A, A])]), [res(1, [A, A])])
     assert stats["AP"] == 0.0 and stats["AR10"] == 0.0
 
@@ -559,10 +639,10 @@ def test_intersection_recovery_from_iou_is_exact():
     np.testing.assert_array_equal(np.rint(iou * s / (1.0 + iou)).astype(np.int64), i)
 
 
-def test_full_metric_vectorized_equals_loop_on_random_data():
-    rng = np.random.default_rng(2)
-    anns, results, n = [], [], 4
-    for v in range(1, 7):
+def _random_case(rng, n_videos, n=4):
+    """GT (n_videos + 1 videos, the last without annotations) and results, random boxes."""
+    anns, results = [], []
+    for v in range(1, n_videos + 1):
         for _ in range(int(rng.integers(0, 4))):
             seq = _random_sequences(rng, 1, n, n + 1)[0]
             seq = [s if s and s["size"] == [H, W] else None for s in seq]
@@ -575,7 +655,11 @@ def test_full_metric_vectorized_equals_loop_on_random_data():
             seq = _random_sequences(rng, 1, n, n + 1)[0]
             results.append(res(v, seq, score=float(rng.choice([0.1, 0.5, rng.random()])),
                                category_id=int(rng.integers(1, 4))))
-    gt = make_gt(anns, videos=list(range(1, 8)), n_frames=n, n_categories=3)
+    return make_gt(anns, videos=list(range(1, n_videos + 2)), n_frames=n, n_categories=3), results
+
+
+def test_full_metric_vectorized_equals_loop_on_random_data():
+    gt, results = _random_case(np.random.default_rng(2), 6)
     a = run(gt, results, strict=False, iou_impl="vectorized")
     b = run(gt, results, strict=False, iou_impl="loop")
     c = run(gt, results, strict=False, exact_ious=True)
@@ -592,6 +676,19 @@ def test_full_metric_vectorized_equals_loop_on_random_data():
         n_pruned += skipped.sum()
     assert n_pruned > 0
     assert set(a.per_category_ap()) == {"cat1", "cat2", "cat3"}
+
+
+def test_two_workers_give_the_same_numbers():
+    # enough videos that the per-video work is really split over two forked processes
+    gt, results = _random_case(np.random.default_rng(5), 3 * Y.metric._MIN_VIDEOS_PER_WORKER)
+    one = run(gt, results, strict=False)
+    two = run(gt, results, strict=False, workers=2)
+    assert one.stats == two.stats
+    np.testing.assert_array_equal(one.precision, two.precision)
+    np.testing.assert_array_equal(one.recall, two.recall)
+    assert one.ious.keys() == two.ious.keys()
+    for key in one.ious:
+        np.testing.assert_array_equal(one.ious[key], two.ious[key])
 
 
 # ------------------------------------------------------------------------------------------
@@ -653,15 +750,49 @@ def test_cli_errors_name_the_file(tmp_path, capsys):
     assert captured.out == "" and "other_set.json" in captured.err and "99" in captured.err
 
 
-def test_metric_module_needs_neither_torch_nor_detectron2():
+def test_metric_package_needs_neither_torch_nor_detectron2():
+    # torch and detectron2 made unimportable: the metric package must still import
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('ytvis_eval', {Y.__file__!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "assert not {'torch', 'detectron2'} & set(sys.modules), 'imported torch/detectron2'\n"
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "sys.modules['detectron2'] = None\n"
+        "import masktrack_d2.evaluation.ytvis_eval as Y\n"
+        "assert Y.evaluate_ytvis and Y.main\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    # both installed: importing the metric must not load them (they cost seconds)
+    code = (
+        "import sys\n"
+        "from masktrack_d2.evaluation import evaluate_ytvis, YTVISEval\n"
+        "import masktrack_d2.evaluation.ytvis_eval.cli\n"
+        "loaded = {'torch', 'detectron2'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_runs_where_torch_and_detectron2_cannot_be_imported(tmp_path):
+    """``python -m masktrack_d2.evaluation.ytvis_eval`` in a process where importing torch or
+    detectron2 fails: the right numbers, nothing on stderr (no warning, no error)."""
+    gt, results = _random_case(np.random.default_rng(7), 8)
+    gt_path, res_path = tmp_path / "gt.json", tmp_path / "results.json"
+    gt_path.write_text(json.dumps(gt, default=lambda x: x.item()))  # numpy ints in 'areas'
+
+    res_path.write_text(json.dumps(results))
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['torch'] = None\n"  # import torch -> ImportError
+        "sys.modules['detectron2'] = None\n"
+        "sys.argv = ['ytvis_eval', '--gt', sys.argv[1], '--results', sys.argv[2], '--json',\n"
+        "            '--lenient']\n"
+        "runpy.run_module('masktrack_d2.evaluation.ytvis_eval', run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(gt_path), str(res_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    expected = run(gt, results, strict=False, iou_impl="loop").stats
+    assert json.loads(proc.stdout) == {k: expected[k] for k in STAT_KEYS}
+    assert "Warning" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow
@@ -675,3 +806,19 @@ def test_cli_as_module_subprocess(tmp_path):
     bad.write_text("nope")
     proc = subprocess.run(cmd[:-2] + [str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "bad.json" in proc.stderr
+
+
+def test_video_tracks_groups_gt_and_predictions_per_video():
+    gt = make_gt([gt_ann(1, 1, [A, None, B], category_id=2), gt_ann(2, 1, [B, B, B]),
+                  gt_ann(3, 2, [C, C, None])], videos=[1, 2, 3])
+    results = [res(2, [C, None, C], 0.3), res(1, [A, A, A], 0.9, 2), res(1, [B, B, None], 0.5)]
+    videos = Y.video_tracks(gt, results)
+    assert list(videos) == [1, 2, 3]
+    v1 = videos[1]
+    assert (v1.height, v1.width, v1.length) == (H, W, 3)
+    assert [t.id for t in v1.gt] == [2, 1]  # categories ascending, then json order
+    assert [p["score"] for p in v1.predictions] == [0.9, 0.5]  # file order
+    assert videos[3].gt == [] and videos[3].predictions == []
+    masks = Y.decode_track(v1.gt[1].rles, v1.height, v1.width)
+    assert masks.shape == (3, H, W) and masks[1].sum() == 0
+    assert masks[0].sum() == 30 and (masks[2] == mask_util.decode(B)).all()

@@ -7,12 +7,14 @@ import zipfile
 from collections import OrderedDict
 from typing import Dict, List
 
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
+from ..data.datasets.category_map import CategoryIdMap
 from ..utils.file_io import atomic_write
-from .ytvis_eval import YTVISEval, format_table
+from .ytvis_eval import GroundTruthFormatError, YTVISEval, YTVISGroundTruth, format_table
+from .ytvis_eval.common import load_json
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,10 @@ class YTVISEvaluator(DatasetEvaluator):
     across processes, writes ``results.json`` and, when the data set has ground truth, computes
     AP / AR with :mod:`masktrack_d2.evaluation.ytvis_eval`. Without ground truth (the official
     valid / test splits) it writes a submission zip instead and says so.
+
+    The data set's json is read once, in :meth:`evaluate` on the main process; contiguous
+    labels become category ids through :class:`CategoryIdMap` (the data set's metadata, or
+    the json's categories if none is registered).
     """
 
     def __init__(self, dataset_name: str, output_dir: str = None, distributed: bool = True,
@@ -47,17 +53,16 @@ class YTVISEvaluator(DatasetEvaluator):
         self._distributed = distributed
         self._submission_name = submission_name
         self._json_file = MetadataCatalog.get(dataset_name).json_file
-        self._label_to_id = None  # read at the first process(): loading the data set fills it
         self.reset()
 
     def reset(self):
         self._predictions = []
         self._video_ids = []
 
-    def _check_coverage(self, gt: Dict, processed: List[int]):
+    def _check_coverage(self, gt: YTVISGroundTruth, processed: List[int]):
         """Videos processed (all processes) must be the data set's: a loader over another data
         set is an error, unprocessed videos (a dropped shard) a warning."""
-        processed, known = set(processed), {v["id"] for v in gt["videos"]}
+        processed, known = set(processed), set(gt.videos)
         if processed - known:
             raise ValueError(
                 f"{self._dataset_name}: processed videos {sorted(processed - known)[:10]} are not "
@@ -68,18 +73,12 @@ class YTVISEvaluator(DatasetEvaluator):
                            "they score as misses")
 
     def process(self, inputs, outputs):
-        if self._label_to_id is None:
-            meta = MetadataCatalog.get(self._dataset_name)
-            if not meta.get("thing_dataset_id_to_contiguous_id"):
-                DatasetCatalog.get(self._dataset_name)  # a json-derived category map
-            self._label_to_id = {
-                v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
         for video_out in outputs:
             self._video_ids.append(video_out["video_id"])
             for track in video_out["tracks"]:
                 self._predictions.append({
                     "video_id": video_out["video_id"],
-                    "category_id": self._label_to_id[track["category_id"]],
+                    "category_id": track["category_id"],  # contiguous label until evaluate()
                     "score": float(track["score"]),
                     "segmentations": track["segmentations"],
                 })
@@ -95,8 +94,12 @@ class YTVISEvaluator(DatasetEvaluator):
         # Ties in score keep file order in the metric; sort by video so that the file does
         # not depend on how videos were sharded across processes.
         predictions = sorted(predictions, key=lambda p: p["video_id"])
-        with open(self._json_file) as f:
-            gt = json.load(f)
+        gt = load_json(self._json_file, GroundTruthFormatError, "annotation")
+        if not isinstance(gt, dict):
+            raise GroundTruthFormatError(f"{self._json_file}: not a YouTube-VIS annotation file")
+        id_map = (CategoryIdMap.from_metadata(MetadataCatalog.get(self._dataset_name))
+                  or CategoryIdMap.from_categories(gt.get("categories") or []))
+        predictions = [dict(p, category_id=id_map(p["category_id"])) for p in predictions]
         has_gt = bool(gt.get("annotations"))
         output_dir = self._output_dir
         if not has_gt:
@@ -108,6 +111,7 @@ class YTVISEvaluator(DatasetEvaluator):
                         f"computed. Wrote {len(predictions)} tracks to {json_path} and the "
                         f"submission {zip_path}; upload it to the evaluation server.")
             return {}
+        gt = YTVISGroundTruth(gt, source=self._json_file)
         self._check_coverage(gt, video_ids)
         if output_dir:
             with atomic_write(os.path.join(output_dir, "results.json")) as f:

@@ -1,0 +1,82 @@
+"""Command line: ``python -m masktrack_d2.evaluation.ytvis_eval --gt GT --results RESULTS``."""
+import argparse
+import json
+import logging
+import sys
+from typing import Optional, Sequence
+
+from .common import gc_paused
+from .errors import YTVISInputError
+from .gt import load_ytvis_gt
+from .metric import YTVISEval, default_workers
+from .params import STAT_KEYS
+from .summary import format_table
+
+#: the package's logger: its modules log to children of it
+logger = logging.getLogger(__package__)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """CLI: score a results json against a YouTube-VIS annotation json."""
+    parser = argparse.ArgumentParser(
+        prog="python -m masktrack_d2.evaluation.ytvis_eval",
+        description="YouTube-VIS video instance segmentation AP/AR (same numbers as the official "
+                    "youtubevos/cocoapi evaluator).")
+    parser.add_argument("--gt", required=True, help="annotation json with annotations "
+                        "(e.g. a held-out train split)")
+    parser.add_argument("--results", required=True, help="results json: a list of {video_id, "
+                        "category_id, score, segmentations}")
+    parser.add_argument("--json", action="store_true", help="print one JSON line with the 11 "
+                        "numbers (fractions, -1 = no ground truth) instead of the table")
+    parser.add_argument("--per-category", action="store_true", help="also print per-category AP")
+    parser.add_argument("--lenient", action="store_true", help="score wrong segmentation-list "
+                        "lengths and mask sizes as the official evaluator does instead of "
+                        "stopping with an error")
+    parser.add_argument("--workers", type=int, default=None, help="processes for the per-video "
+                        "work (default: 2 where a second CPU is idle, else 1); the numbers do "
+                        "not depend on it")
+    parser.add_argument("--verbose", action="store_true", help="log timings")
+    args = parser.parse_args(argv)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ytvis_eval: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    logger.propagate = False
+    try:
+        with gc_paused():  # nothing cyclic is built; collections would only rescan the input
+            return _run(args)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def _run(args) -> int:
+    """Score and print; 1 on an input error (one line on stderr), else 0."""
+    current = args.gt
+    try:
+        gt = load_ytvis_gt(args.gt)
+        current = args.results
+        ev = YTVISEval(gt, args.results, strict=not args.lenient,
+                       workers=default_workers() if args.workers is None else args.workers)
+    except YTVISInputError as e:
+        print(f"ytvis_eval: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"ytvis_eval: error: {current}: {_one_line(e.strerror or e)}", file=sys.stderr)
+        return 1
+    ev.evaluate()
+    ev.accumulate()
+    stats = ev.summarize()
+    if args.json:
+        print(json.dumps({k: stats[k] for k in STAT_KEYS}))
+    else:
+        print(format_table({k: stats[k] for k in STAT_KEYS},
+                           ev.per_category_ap() if args.per_category else None))
+    return 0
