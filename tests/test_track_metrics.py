@@ -159,3 +159,72 @@ def test_duplicate_gt_ids_are_an_error():
     gt["annotations"][1]["id"] = gt["annotations"][0]["id"]
     with pytest.raises(GroundTruthFormatError, match="more than one annotation"):
         evaluate_track_metrics(gt, case["results"])
+
+
+# ------------------------------------------------------------------------------------------
+# entry points: CLI flag and evaluator option
+# ------------------------------------------------------------------------------------------
+def _write_case(tmp_path, name):
+    case = json.load(open(os.path.join(GOLDEN, name + ".json")))
+    gt, res = tmp_path / "gt.json", tmp_path / "results.json"
+    gt.write_text(json.dumps(case["gt"]))
+    res.write_text(json.dumps(case["results"]))
+    return case, str(gt), str(res)
+
+
+def test_cli_track_metrics(tmp_path, capsys):
+    from masktrack_d2.evaluation.ytvis_eval import main
+
+    case, gt, res = _write_case(tmp_path, "frag")
+    assert main(["--gt", gt, "--results", res, "--json", "--track-metrics"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    te = case["trackeval"]["cls_comb_det_av"]
+    assert "AP" in out  # AP still computed
+    assert out["track"]["AssA"] == pytest.approx(np.mean(te["HOTA"]["AssA"]), abs=TOL)
+    assert out["track"]["Frag"] == te["CLEAR"]["Frag"] > 0
+    assert main(["--gt", gt, "--results", res, "--track-metrics", "--no-ap",
+                 "--per-category"]) == 0
+    text = capsys.readouterr().out
+    assert "HOTA" in text and "cat1" in text and "AP50" not in text
+    assert main(["--gt", gt, "--results", res, "--json"]) == 0  # default: AP only
+    assert "track" not in json.loads(capsys.readouterr().out)
+
+
+def test_evaluator_option(tmp_path):
+    """YTVISEvaluator(track_metrics=True) adds a 'track' entry: the GT itself as predictions
+    tracks perfectly; the default adds nothing."""
+    import _tiny
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from pycocotools import mask as mask_util
+
+    from masktrack_d2.evaluation.evaluator import YTVISEvaluator
+
+    summary = _tiny.make_tiny_data(tmp_path / "data", num_videos=2, num_frames=3)
+    name = _tiny.register(summary["all_json"], summary["image_root"], prefix="trackmetrics")
+    try:
+        DatasetCatalog.get(name)
+        to_label = MetadataCatalog.get(name).thing_dataset_id_to_contiguous_id
+        gt = json.load(open(summary["all_json"]))
+        outputs = {v["id"]: {"video_id": v["id"], "tracks": []} for v in gt["videos"]}
+        for a in gt["annotations"]:
+            segs = []
+            for s in a["segmentations"]:
+                r = mask_util.frPyObjects(s, *s["size"]) if s else None
+                if r:
+                    r["counts"] = r["counts"].decode("ascii")
+                segs.append(r)
+            outputs[a["video_id"]]["tracks"].append(
+                {"category_id": to_label[a["category_id"]], "score": 0.9, "segmentations": segs})
+        results = {}
+        for flag in (True, False):
+            ev = YTVISEvaluator(name, output_dir=str(tmp_path / f"out{flag}"), distributed=False,
+                                track_metrics=flag)
+            ev.process([], list(outputs.values()))
+            results[flag] = ev.evaluate()
+        track = results[True]["track"]
+        assert track["HOTA"] == pytest.approx(100) and track["IDF1"] == pytest.approx(100)
+        assert track["IDSW"] == 0 and track["CLR_FN"] == 0 and track["CLR_FP"] == 0
+        assert "track" not in results[False]
+        np.testing.assert_equal(results[True]["segm"], results[False]["segm"])  # NaN == NaN
+    finally:
+        _tiny.unregister(name)

@@ -22,13 +22,20 @@ from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 #: HOTA's localisation thresholds: 0.05, 0.10, ..., 0.95
 ALPHAS = np.arange(0.05, 0.99, 0.05)
 #: IoU needed for a match in Identity and CLEAR
 MATCH_THRESHOLD = 0.5
 _EPS = np.finfo(float).eps
+
+
+def linear_sum_assignment(cost: np.ndarray):
+    """scipy's solver (TrackEval's), imported on first use: importing scipy.optimize takes
+    ~1 s, which the AP-only paths that import this package should not pay."""
+    from scipy.optimize import linear_sum_assignment as solve
+
+    return solve(cost)
 
 HOTA_COUNT_FIELDS = ("HOTA_TP", "HOTA_FN", "HOTA_FP")
 HOTA_ARRAY_FIELDS = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA", "OWTA")
