@@ -44,35 +44,39 @@ SUMMARY_KEYS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssP
 COUNT_KEYS = ("IDSW", "Frag", "CLR_TP", "CLR_FP", "CLR_FN", "MT", "PT", "ML")
 
 
+def _presence(seqs, num_frames: int) -> np.ndarray:
+    """(len(seqs), num_frames) bool: which frames of each track have a mask (truthy entry)."""
+    out = np.zeros((len(seqs), num_frames), dtype=bool)
+    for i, s in enumerate(seqs):
+        out[i, [f for f, r in enumerate(s[:num_frames]) if r]] = True
+    return out
+
+
 def _sequence(gt_tracks, preds, num_frames: int, video_id) -> A.TrackSequence:
     """The TrackSequence of one video and category: GT ``gt_tracks`` (json order) against
     predictions ``preds`` (file order)."""
     gt_rles = [t.rles for t in gt_tracks]
     pred_rles = [p["segmentations"] for p in preds]
-
-    def present(seqs):
-        return [[f < len(s) and bool(s[f]) for f in range(num_frames)] for s in seqs]
-
-    gt_present, pred_present = present(gt_rles), present(pred_rles)
+    gt_present, pred_present = _presence(gt_rles, num_frames), _presence(pred_rles, num_frames)
     # ids: contiguous, in the order of the GT annotation id / of the file, counting only
     # tracks with a mask in some frame (as TrackEval relabels them)
-    gt_alive = [i for i, pr in enumerate(gt_present) if any(pr)]
+    gt_alive = np.flatnonzero(gt_present.any(1))
     raw = [gt_tracks[i].id for i in gt_alive]
     if len(set(raw)) != len(raw):
         dup = sorted({x for x in raw if raw.count(x) > 1})
         raise GroundTruthFormatError(f"video {video_id}: annotation id(s) {dup} used by more "
                                      "than one annotation; track metrics need unique ids")
     gt_new = np.full(len(gt_tracks), -1, dtype=np.int64)
-    gt_new[[gt_alive[k] for k in np.argsort(raw, kind="stable")]] = np.arange(len(gt_alive))
-    pred_alive = [i for i, pr in enumerate(pred_present) if any(pr)]
+    gt_new[gt_alive[np.argsort(raw, kind="stable")]] = np.arange(len(gt_alive))
+    pred_alive = np.flatnonzero(pred_present.any(1))
     pred_new = np.full(len(preds), -1, dtype=np.int64)
     pred_new[pred_alive] = np.arange(len(pred_alive))
 
     gt_ids, pred_ids, sims = [], [], []
     for f in range(num_frames):
-        gi = [i for i in gt_alive if gt_present[i][f]]
-        pi = [i for i in pred_alive if pred_present[i][f]]
-        if gi and pi:
+        gi = np.flatnonzero(gt_present[:, f])
+        pi = np.flatnonzero(pred_present[:, f])
+        if len(gi) and len(pi):
             iou = mask_util.iou([gt_rles[i][f] for i in gi], [pred_rles[i][f] for i in pi],
                                 [0] * len(pi))
             sim = np.asarray(iou, dtype=np.float64).reshape(len(gi), len(pi))
