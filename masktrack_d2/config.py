@@ -109,4 +109,6 @@ def add_masktrack_config(cfg):
     # Video test set evaluation writes results.json + a submission zip here when the data set
     # has no ground truth.
     _C.TEST.SUBMISSION_NAME = "submission_file.zip"
+    # Also report association metrics (HOTA, AssA, IDF1, ID switches, ...) beside AP.
+    _C.TEST.TRACK_METRICS = False
 

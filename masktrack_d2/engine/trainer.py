@@ -29,7 +29,8 @@ class MaskTrackTrainer(DefaultTrainer):
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         return YTVISEvaluator(dataset_name, output_dir=output_folder,
-                              submission_name=cfg.TEST.SUBMISSION_NAME)
+                              submission_name=cfg.TEST.SUBMISSION_NAME,
+                              track_metrics=cfg.TEST.TRACK_METRICS)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

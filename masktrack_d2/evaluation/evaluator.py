@@ -15,6 +15,7 @@ from ..data.datasets.category_map import CategoryIdMap
 from ..utils.file_io import atomic_write
 from .ytvis_eval import GroundTruthFormatError, YTVISEval, YTVISGroundTruth, format_table
 from .ytvis_eval.common import load_json
+from .ytvis_eval.track_metrics import COUNT_KEYS, format_track_table, track_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +45,20 @@ class YTVISEvaluator(DatasetEvaluator):
     The data set's json is read once, in :meth:`evaluate` on the main process; contiguous
     labels become category ids through :class:`CategoryIdMap` (the data set's metadata, or
     the json's categories if none is registered).
+
+    With ``track_metrics=True`` (config ``TEST.TRACK_METRICS``) it also reports the
+    association metrics (HOTA, DetA, AssA, LocA, IDF1, IDP, IDR, MOTA, IDSW, Frag, CLR_FP,
+    CLR_FN; TrackEval's YouTube-VIS conventions) under the key ``"track"``: ratios in percent,
+    counts as numbers.
     """
 
     def __init__(self, dataset_name: str, output_dir: str = None, distributed: bool = True,
-                 submission_name: str = "submission_file.zip"):
+                 submission_name: str = "submission_file.zip", track_metrics: bool = False):
         self._dataset_name = dataset_name
         self._output_dir = output_dir
         self._distributed = distributed
         self._submission_name = submission_name
+        self._track_metrics = track_metrics
         self._json_file = MetadataCatalog.get(dataset_name).json_file
         self.reset()
 
@@ -123,4 +130,11 @@ class YTVISEvaluator(DatasetEvaluator):
         logger.info(f"YouTube-VIS evaluation of {self._dataset_name}:\n"
                     + format_table(stats, ev.per_category_ap()))
         # detectron2 reports percentages; -1 (undefined) becomes NaN as in COCOEvaluator.
-        return OrderedDict(segm={k: (100 * v if v >= 0 else float("nan")) for k, v in stats.items()})
+        out = OrderedDict(segm={k: (100 * v if v >= 0 else float("nan")) for k, v in stats.items()})
+        if self._track_metrics:
+            track = track_metrics(ev.gt, ev.results)
+            logger.info(f"Track metrics of {self._dataset_name}:\n"
+                        + format_track_table(track, per_category=True))
+            out["track"] = {k: (v if k in COUNT_KEYS else 100 * v) for k, v in track.items()
+                            if not isinstance(v, dict)}
+        return out

@@ -43,6 +43,7 @@ from .params import (
 from .results import validate_results
 from .summary import format_table
 from .tracks import VideoTracks, decode_track, video_tracks
+from .track_metrics import evaluate_track_metrics, format_track_table, track_metrics
 
 __all__ = [
     "STAT_KEYS",
@@ -68,4 +69,7 @@ __all__ = [
     "video_iou_loop",
     "format_table",
     "main",
+    "track_metrics",
+    "evaluate_track_metrics",
+    "format_track_table",
 ]

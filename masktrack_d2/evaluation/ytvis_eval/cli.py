@@ -11,6 +11,8 @@ from .gt import load_ytvis_gt
 from .metric import YTVISEval, default_workers
 from .params import STAT_KEYS
 from .summary import format_table
+from .track_metrics import format_track_table, track_metrics
+from .track_metrics import format_track_table, track_metrics
 
 #: the package's logger: its modules log to children of it
 logger = logging.getLogger(__package__)
@@ -40,7 +42,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "work (default: 2 where a second CPU is idle, else 1); the numbers do "
                         "not depend on it")
     parser.add_argument("--verbose", action="store_true", help="log timings")
+    parser.add_argument("--track-metrics", action="store_true", help="also compute the "
+                        "association metrics as TrackEval does for YouTube-VIS: HOTA, DetA, "
+                        "AssA, LocA, IDF1, IDP, IDR, MOTA, ID switches, fragmentations, FP, FN "
+                        "(with --json: under the key 'track')")
+    parser.add_argument("--no-ap", action="store_true", help="with --track-metrics: skip AP")
     args = parser.parse_args(argv)
+    if args.no_ap and not args.track_metrics:
+        parser.error("--no-ap needs --track-metrics")
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ytvis_eval: %(levelname)s: %(message)s"))
@@ -63,20 +72,31 @@ def _run(args) -> int:
     try:
         gt = load_ytvis_gt(args.gt)
         current = args.results
-        ev = YTVISEval(gt, args.results, strict=not args.lenient,
-                       workers=default_workers() if args.workers is None else args.workers)
+        ev = None if args.no_ap else YTVISEval(
+            gt, args.results, strict=not args.lenient,
+            workers=default_workers() if args.workers is None else args.workers)
+        if args.track_metrics:  # reuses the results AP has read and checked
+            track = track_metrics(gt, args.results if ev is None else ev.results,
+                                  strict=not args.lenient)
     except YTVISInputError as e:
         print(f"ytvis_eval: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except OSError as e:
         print(f"ytvis_eval: error: {current}: {_one_line(e.strerror or e)}", file=sys.stderr)
         return 1
-    ev.evaluate()
-    ev.accumulate()
-    stats = ev.summarize()
+    out = {}
+    if ev is not None:
+        ev.evaluate()
+        ev.accumulate()
+        stats = ev.summarize()
+        out = {k: stats[k] for k in STAT_KEYS}
+        if not args.json:
+            print(format_table(out, ev.per_category_ap() if args.per_category else None))
+    if args.track_metrics:
+        out["track"] = track
+        if not args.json:
+            print(("\n" if ev is not None else "")
+                  + format_track_table(track, per_category=args.per_category))
     if args.json:
-        print(json.dumps({k: stats[k] for k in STAT_KEYS}))
-    else:
-        print(format_table({k: stats[k] for k in STAT_KEYS},
-                           ev.per_category_ap() if args.per_category else None))
+        print(json.dumps(out))
     return 0
