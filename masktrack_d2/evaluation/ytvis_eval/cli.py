@@ -12,7 +12,6 @@ from .metric import YTVISEval, default_workers
 from .params import STAT_KEYS
 from .summary import format_table
 from .track_metrics import format_track_table, track_metrics
-from .track_metrics import format_track_table, track_metrics
 
 #: the package's logger: its modules log to children of it
 logger = logging.getLogger(__package__)
