@@ -32,7 +32,7 @@ if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
 fi
 # setuptools<81: detectron2 v0.6 imports pkg_resources; pillow<10: v0.6 uses Image.LINEAR.
 $PIP install -q "setuptools<81" wheel "pillow<10" fvcore pycocotools numpy opencv-python-headless \
-  pytest tqdm matplotlib tensorboard
+  pytest tqdm matplotlib tensorboard orjson hypothesis
 
 if "$PY" -c "import detectron2" 2>/dev/null; then
   echo "[setup] keeping the installed detectron2 ($("$PY" -c 'import detectron2; print(detectron2.__file__)'))"
