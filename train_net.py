@@ -8,11 +8,12 @@ Train or evaluate MaskTrack R-CNN with detectron2's DefaultTrainer.
 """
 import detectron2.utils.comm as comm
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import default_argument_parser, launch
+from detectron2.engine import default_argument_parser
 from detectron2.evaluation import verify_results
 
 import masktrack_d2  # noqa: F401  (registers the model and the data sets)
 from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
+from masktrack_d2.engine.launch import launch  # detectron2's, plus gloo on CPU-only machines
 from masktrack_d2.checkpoint import load_checkpoint_strict
 
 
