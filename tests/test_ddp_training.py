@@ -79,7 +79,7 @@ def test_ddp_step_is_the_average_of_per_pair_gradients(tmp_path):
     name = _register(data["train_json"], data["image_root"])
     out = tmp_path / "out"
     out.mkdir()
-    opts = ["SOLVER.MAX_ITER", "1", "SOLVER.STEPS", "(1,)", "SOLVER.WARMUP_FACTOR", "1.0",
+    opts = ["SOLVER.MAX_ITER", "1", "SOLVER.STEPS", "(5,)", "SOLVER.WARMUP_FACTOR", "1.0",
             "SOLVER.IMS_PER_BATCH", "2", "SOLVER.BASE_LR", "0.02"]
     cfg = _tiny.tiny_cfg(train=[name], output_dir=out, opts=opts)
     config = tmp_path / "ddp.yaml"
@@ -100,7 +100,9 @@ def test_ddp_step_is_the_average_of_per_pair_gradients(tmp_path):
     assert all(torch.equal(init[k], init1[k]) for k in init)
 
     # The same step in one process: average the two pairs' gradients, one SGD step.
-    with _tiny.one_thread():
+    from detectron2.utils.events import EventStorage
+
+    with _tiny.one_thread(), EventStorage(0):
         model = MaskTrackTrainer.build_model(cfg)
         model.load_state_dict(init)
         model.train()
