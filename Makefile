@@ -1,5 +1,5 @@
 # The two commands the README leads with.
-.PHONY: setup quickstart test test-fast bench
+.PHONY: setup quickstart test test-fast bench gpu-check
 
 setup:
 	bash scripts/setup.sh
@@ -17,3 +17,7 @@ test-fast:
 
 bench:
 	.venv/bin/python benchmarks/run_all.py
+
+# On a machine with a CUDA GPU: CUDA tests, R-50 training (AMP and fp32), inference, demo.
+gpu-check:
+	bash tools/gpu_check.sh

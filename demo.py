@@ -30,10 +30,16 @@ On a problem (missing / unreadable video or frame, empty folder or glob, missing
 or one that does not fit the config) it prints one ``error: ...`` line, exits with status 2
 and leaves no output file behind.
 """
-import argparse
 import os
-import sys
-import warnings
+
+# Before torch loads OpenMP (it reads this once): waiting threads sleep instead of spinning,
+# which keeps a CPU run from collapsing when other jobs share the cores. An explicit setting
+# is kept. Set here, not in a helper of the package: importing masktrack_d2 imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -6,14 +6,21 @@ Train or evaluate MaskTrack R-CNN with detectron2's DefaultTrainer.
     python train_net.py --eval-only --config-file <cfg> MODEL.WEIGHTS output/model_final.pth
     python train_net.py --resume --config-file <cfg>          # continue from the last checkpoint
 """
-import detectron2.utils.comm as comm
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import default_argument_parser, launch
-from detectron2.evaluation import verify_results
+import os
 
-import masktrack_d2  # noqa: F401  (registers the model and the data sets)
-from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
-from masktrack_d2.checkpoint import load_checkpoint_strict
+# Before torch loads OpenMP (see demo.py): passive waiting unless set explicitly; the
+# processes launched for --num-gpus and the loader workers inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import detectron2.utils.comm as comm  # noqa: E402
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.engine import default_argument_parser  # noqa: E402
+from detectron2.evaluation import verify_results  # noqa: E402
+
+import masktrack_d2  # noqa: F401,E402  (registers the model and the data sets)
+from masktrack_d2.engine import MaskTrackTrainer, setup_cfg  # noqa: E402
+from masktrack_d2.engine.launch import launch  # noqa: E402  (detectron2 launch; gloo without CUDA)
+from masktrack_d2.checkpoint import load_checkpoint_strict  # noqa: E402
 
 
 def main(args):

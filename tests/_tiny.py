@@ -29,8 +29,12 @@ TRAIN_NET = os.path.join(REPO, "train_net.py")
 TINY_DATA = dict(num_videos=4, num_frames=4, height=64, width=96, seed=0)
 
 # The quickstart model made as small as it goes: seconds per iteration on 2 CPU cores.
+#: Where the tiny model runs: cpu, or what MASKTRACK_TEST_DEVICE says (tools/gpu_check.py
+#: runs the CUDA tests with cuda).
+DEVICE = os.environ.get("MASKTRACK_TEST_DEVICE", "cpu")
+
 TINY_OPTS = [
-    "MODEL.DEVICE", "cpu",
+    "MODEL.DEVICE", DEVICE,
     "MODEL.WEIGHTS", "",
     "MODEL.RESNETS.DEPTH", "18",
     "MODEL.FPN.OUT_CHANNELS", "32",

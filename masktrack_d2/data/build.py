@@ -26,8 +26,29 @@ def get_video_dicts(names) -> List[dict]:
     return videos
 
 
-def train_videos_and_items(cfg):
-    """The training videos and their key-frame items (one epoch = one pass over the items)."""
+# setup_cfg needs the number of key frames (for the epoch schedule) before the trainer exists,
+# and the trainer's loader then needs the same videos: the first call keeps them here for the
+# second, so a training start-up reads the annotation json once. The key holds the registered
+# loader functions themselves, so a re-registered name never gets the old videos.
+_KEPT = {}
+
+
+def _train_key(cfg):
+    names = tuple(cfg.DATASETS.TRAIN)
+    loaders = tuple(DatasetCatalog[n] if n in DatasetCatalog else None
+                    for n in names)
+    return names, loaders, bool(cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+
+
+def train_videos_and_items(cfg, keep: bool = False):
+    """The training videos and their key-frame items (one epoch = one pass over the items).
+
+    ``keep=True`` holds them for the next call with the same data sets (which takes them),
+    instead of loading them again; the trainer's loader is that next call."""
+    key = _train_key(cfg)
+    if key in _KEPT:
+        return _KEPT.pop(key)
+    _KEPT.clear()
     videos = get_video_dicts(cfg.DATASETS.TRAIN)
     missing = [v["video_id"] for v in videos if "annotations" not in v]
     if missing:
@@ -37,6 +58,8 @@ def train_videos_and_items(cfg):
     if not items:
         raise ValueError(f"data sets {list(cfg.DATASETS.TRAIN)} have no frame with a valid instance")
     logger.info(f"{len(videos)} training videos, {len(items)} key frames")
+    if keep:
+        _KEPT[key] = (videos, items)
     return videos, items
 
 

@@ -1,9 +1,11 @@
 """DefaultTrainer wired to the frame-pair loader, the video test loader and YTVISEvaluator."""
+import contextlib
 import logging
 import os
 
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.engine import defaults as d2_defaults
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
@@ -15,7 +17,40 @@ from ..solver import apply_epoch_schedule, build_optimizer
 logger = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def _ddp_options():
+    """Make DefaultTrainer's data-parallel wrapping right for this model.
+
+    DefaultTrainer builds ``create_ddp_model(model, broadcast_buffers=False)`` inside its
+    ``__init__``, with no seam for more options, so the function it calls is swapped for the
+    duration of the constructor:
+
+    * ``find_unused_parameters=True``: a batch without a positive RoI or with an empty
+      reference frame leaves the track head (and other branches) out of the loss; DDP would
+      otherwise wait for their gradients and fail on the next iteration;
+    * ``device_ids=None`` for a CPU model (detectron2 passes the local rank, which DDP accepts
+      only for a CUDA module).
+    """
+    original = d2_defaults.create_ddp_model
+
+    def create_ddp_model(model, **kwargs):
+        kwargs.setdefault("find_unused_parameters", True)
+        if next(model.parameters()).device.type == "cpu":
+            kwargs["device_ids"] = None
+        return original(model, **kwargs)
+
+    d2_defaults.create_ddp_model = create_ddp_model
+    try:
+        yield
+    finally:
+        d2_defaults.create_ddp_model = original
+
+
 class MaskTrackTrainer(DefaultTrainer):
+    def __init__(self, cfg):
+        with _ddp_options():
+            super().__init__(cfg)
+
     @classmethod
     def build_train_loader(cls, cfg):
         return build_frame_pair_train_loader(cfg)
@@ -79,7 +114,7 @@ def setup_cfg(args, training: bool = True):
     cfg.merge_from_list(args.opts)
     schedule = None
     if training and cfg.SOLVER.EPOCHS > 0:
-        _, items = train_videos_and_items(cfg)
+        _, items = train_videos_and_items(cfg, keep=True)  # the loader takes them
         e = apply_epoch_schedule(cfg, len(items))
         schedule = (f"{cfg.SOLVER.EPOCHS} epochs of {len(items)} key frames = {cfg.SOLVER.EPOCHS} x "
                     f"{e} iterations: MAX_ITER={cfg.SOLVER.MAX_ITER}, STEPS={cfg.SOLVER.STEPS}")
