@@ -23,6 +23,7 @@ from detectron2.structures import Instances
 from .checkpoint import CheckpointError, load_checkpoint_strict
 from .config import add_masktrack_config
 from .data.augmentation import build_augmentation
+from .data.datasets.category_map import CategoryIdMap
 from .data.frames import frame_model_input
 from .modeling.track_results import VideoTrackResults
 from .utils.file_io import atomic_write
@@ -92,10 +93,9 @@ def demo_metadata(cfg: CfgNode):
 
 
 def _label_to_category_id(metadata) -> Callable[[int], int]:
-    id_map = metadata.get("thing_dataset_id_to_contiguous_id") if metadata is not None else None
-    if id_map:
-        inverse = {int(v): int(k) for k, v in id_map.items()}
-        return lambda label: inverse[int(label)]
+    id_map = CategoryIdMap.from_metadata(metadata)
+    if id_map is not None:
+        return id_map
     # Only meaningful for unregistered data whose category ids are 1..K in class order.
     return lambda label: int(label) + 1
 

@@ -120,7 +120,7 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
     from detectron2.data import MetadataCatalog
 
     from ..engine import MaskTrackTrainer
-    from ..evaluation.ytvis_eval import evaluate_ytvis
+    from ..evaluation.ytvis_eval import evaluate_ytvis, track_metrics
     from ..modeling.tracker import MaskTrackTracker
 
     gt = json.load(open(MetadataCatalog.get(dataset_name).json_file))
@@ -144,6 +144,11 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
             out[name] = {"all": res.get("segm", res),
                          "subset": {k: 100 * v if v >= 0 else v
                                     for k, v in evaluate_ytvis(gt_subset, subset).items()}}
+            # Association beside AP: ID switches and AssA (pooled over categories).
+            for part, (g, r) in (("all", (gt, results)), ("subset", (gt_subset, subset))):
+                t = track_metrics(g, r)
+                out[name][part].update(IDSW=t["IDSW"], AssA=100 * t["AssA"],
+                                       HOTA=100 * t["HOTA"], IDF1=100 * t["IDF1"])
     finally:
         model.tracker = original
     return out
@@ -263,9 +268,11 @@ def main(argv=None):
             ("extra held-out set", ablation_extra, extra["num_videos"],
              len(extra["crossing_video_ids"]))):
         for name, r in abl.items():
-            print("  tracker {:20s} {:18s} AP {:5.1f} on {} videos | {:5.1f} on the {} with "
-                  "crossings".format(name, title, r["all"].get("AP", float("nan")), n_videos,
-                                     r["subset"]["AP"], n_cross))
+            print("  tracker {:20s} {:18s} AP {:5.1f} IDSW {:3d} AssA {:5.1f} on {} videos | "
+                  "AP {:5.1f} IDSW {:3d} AssA {:5.1f} on the {} with crossings".format(
+                      name, title, r["all"].get("AP", float("nan")), r["all"]["IDSW"],
+                      r["all"]["AssA"], n_videos, r["subset"]["AP"], r["subset"]["IDSW"],
+                      r["subset"]["AssA"], n_cross))
     # The initial model's BatchNorm statistics are untrained, so the losses are compared from
     # the first checkpoint on.
     start = heldout[1] if len(heldout) > 2 else heldout[0]
