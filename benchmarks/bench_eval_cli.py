@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 
 import bench_eval  # noqa: E402
 import bench_eval_official  # noqa: E402
+from benchlib import process  # noqa: E402
 from masktrack_d2.evaluation.ytvis_eval import STAT_KEYS  # noqa: E402
 
 
@@ -58,41 +59,9 @@ def write_set(args):
 
 
 def run_measured(cmd, env):
-    """Run ``cmd`` (fork + exec, so that ``os.wait4`` gives the child's own peak RSS).
-
-    Returns (wall s, CPU s (user + system), peak RSS MiB, the last stdout line as json)."""
-    out_r, out_w = os.pipe()
+    """(wall s, CPU s, peak RSS MiB, last stdout line as json) of ``cmd``'s whole process."""
     err_path = os.path.join(ROOT, "output", "bench_eval_cli", f"stderr_{os.getpid()}.txt")
-    os.makedirs(os.path.dirname(err_path), exist_ok=True)
-    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    tic = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.dup2(out_w, 1)
-        os.dup2(err_fd, 2)
-        os.close(out_r)
-        try:
-            os.execvpe(cmd[0], cmd, env)
-        finally:
-            os._exit(127)
-    os.close(out_w)
-    os.close(err_fd)
-    chunks = []
-    while True:
-        b = os.read(out_r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(out_r)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - tic
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        with open(err_path) as f:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{f.read()[-2000:]}")
-    lines = b"".join(chunks).decode().strip().splitlines()
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, usage.ru_maxrss / 1024.0, json.loads(lines[-1])
+    return process.run_measured(cmd, env, err_path)
 
 
 def main(argv=None):

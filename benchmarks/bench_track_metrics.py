@@ -34,6 +34,10 @@ import time
 from contextlib import redirect_stdout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+from benchlib import process  # noqa: E402
+
 KEYS = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "IDP", "IDR", "MOTA", "IDSW", "Frag", "CLR_FP",
         "CLR_FN")
 
@@ -136,27 +140,8 @@ def trackeval_worker(trackeval_path, data_dir):
 # ------------------------------------------------------------------------------------------
 def run_measured(cmd, env, err_path):
     """Run ``cmd`` as a child; returns (wall s, peak RSS MiB, last stdout line as json)."""
-    out_r, out_w = os.pipe()
-    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    tic = time.perf_counter()
-    pid = os.posix_spawn(cmd[0], cmd, env, file_actions=[
-        (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_fd, 2),
-        (os.POSIX_SPAWN_CLOSE, out_r)])
-    os.close(out_w)
-    os.close(err_fd)
-    chunks = []
-    while True:
-        b = os.read(out_r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(out_r)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - tic
-    if os.waitstatus_to_exitcode(status) != 0:
-        with open(err_path) as f:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{f.read()[-3000:]}")
-    return wall, usage.ru_maxrss / 1024.0, json.loads(b"".join(chunks).decode().splitlines()[-1])
+    wall, _, rss, out = process.run_measured(cmd, env, err_path)
+    return wall, rss, out
 
 
 def ours_summary(out):
