@@ -172,6 +172,7 @@ def test_two_process_cli_odd_batches_kill_and_resume(tmp_path):
     config = _tiny.write_config(tmp_path / "ddp.yaml", out, opts=opts)
     env = _tiny.subprocess_env(tmp_path / "datasets")
     cmd = _tiny.train_net_cmd(config, "--num-gpus", "2", "MODEL.DEVICE", "cpu")
+    resume_cmd = _tiny.train_net_cmd(config, "--resume", "--num-gpus", "2", "MODEL.DEVICE", "cpu")
 
     log1 = open(tmp_path / "run1.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log1, stderr=subprocess.STDOUT,
@@ -190,13 +191,16 @@ def test_two_process_cli_odd_batches_kill_and_resume(tmp_path):
         log1.close()
     assert not os.path.exists(os.path.join(out, "model_final.pth"))
 
-    run2 = subprocess.run(cmd + ["--resume"], env=env, stdout=subprocess.PIPE,
+    run2 = subprocess.run(resume_cmd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=900)
     assert run2.returncode == 0, run2.stdout[-4000:]
     assert "Starting training from iteration 3" in run2.stdout
     final = torch.load(os.path.join(out, "model_final.pth"), map_location="cpu",
                        weights_only=False)
     assert final["iteration"] == 9
-    iters = [r["iteration"] for r in _tiny.read_metrics(out) if "total_loss" in r]
+    records = [r for r in _tiny.read_metrics(out) if "total_loss" in r]
+    iters = [r["iteration"] for r in records]
     assert iters == sorted(set(iters)), "metrics written twice per iteration (two ranks?)"
+    # The batches really had no positive RoI (the logged value is a median over iterations).
+    assert records[-1]["roi_head/num_fg_samples"] == 0
     assert os.path.exists(os.path.join(out, "log.txt.rank1"))

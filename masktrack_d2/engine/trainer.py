@@ -19,22 +19,20 @@ logger = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def _ddp_options():
-    """Make DefaultTrainer's data-parallel wrapping right for this model.
+    """Make DefaultTrainer's data-parallel wrapping work for a CPU model.
 
     DefaultTrainer builds ``create_ddp_model(model, broadcast_buffers=False)`` inside its
-    ``__init__``, with no seam for more options, so the function it calls is swapped for the
-    duration of the constructor:
+    ``__init__``, with no seam for options, and detectron2 passes ``device_ids=[local rank]``,
+    which DDP accepts only for a CUDA module; so the function it calls is swapped for the
+    duration of the constructor to pass ``device_ids=None`` for a CPU model.
 
-    * ``find_unused_parameters=True``: a batch without a positive RoI or with an empty
-      reference frame leaves the track head (and other branches) out of the loss; DDP would
-      otherwise wait for their gradients and fail on the next iteration;
-    * ``device_ids=None`` for a CPU model (detectron2 passes the local rank, which DDP accepts
-      only for a CUDA module).
+    ``find_unused_parameters`` stays off (it costs a graph walk per iteration): every loss
+    keeps all heads in the graph, also for a batch without a positive RoI or with an empty
+    reference frame (tests/test_ddp_training.py trains such batches with 2 processes).
     """
     original = d2_defaults.create_ddp_model
 
     def create_ddp_model(model, **kwargs):
-        kwargs.setdefault("find_unused_parameters", True)
         if next(model.parameters()).device.type == "cpu":
             kwargs["device_ids"] = None
         return original(model, **kwargs)
