@@ -6,7 +6,6 @@ data set is registered under a fresh name, so tests can run in any order in one 
 """
 import contextlib
 import itertools
-import json
 import os
 import sys
 import uuid

@@ -19,7 +19,6 @@ import sys
 from collections import Counter, defaultdict
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_util
