@@ -149,3 +149,12 @@ def subprocess_env(datasets_root):
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def last_checkpoint(output_dir):
+    """The checkpoint name ``output_dir/last_checkpoint`` points to, or None before the first."""
+    try:
+        with open(os.path.join(output_dir, "last_checkpoint")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None

@@ -140,14 +140,6 @@ def test_ddp_step_is_the_average_of_per_pair_gradients(tmp_path):
     assert n
 
 
-def _last_checkpoint(output_dir):
-    try:
-        with open(os.path.join(output_dir, "last_checkpoint")) as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return None
-
-
 @pytest.mark.slow
 def test_two_process_cli_odd_batches_kill_and_resume(tmp_path):
     data = _tiny.make_subprocess_data(tmp_path / "datasets")
@@ -179,7 +171,7 @@ def test_two_process_cli_odd_batches_kill_and_resume(tmp_path):
                             start_new_session=True)
     deadline = time.time() + 600
     try:
-        while _last_checkpoint(out) != "model_0000002.pth":
+        while _tiny.last_checkpoint(out) != "model_0000002.pth":
             assert proc.poll() is None, open(tmp_path / "run1.log").read()[-4000:]
             assert time.time() < deadline, "no checkpoint in 600 s"
             time.sleep(0.02)

@@ -30,14 +30,6 @@ OPTS = ["SOLVER.CHECKPOINT_PERIOD", str(PERIOD), "SOLVER.MAX_ITER", str(MAX_ITER
         "SOLVER.STEPS", "(8,)", "SOLVER.WARMUP_ITERS", "6"]
 
 
-def _last_checkpoint(output_dir):
-    try:
-        with open(os.path.join(output_dir, "last_checkpoint")) as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return None
-
-
 def _run(cmd, env, timeout=300):
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=timeout)
@@ -73,7 +65,7 @@ def test_killed_run_resumes_with_its_state_and_finished_run_does_not_retrain(tmp
     proc = subprocess.Popen(cmd, env=env, stdout=log1, stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     try:
-        while _last_checkpoint(out) != "model_0000003.pth":
+        while _tiny.last_checkpoint(out) != "model_0000003.pth":
             assert proc.poll() is None, open(tmp_path / "run1.log").read()[-3000:]
             assert time.time() < deadline, "no checkpoint in 300 s"
             time.sleep(0.02)
@@ -87,7 +79,7 @@ def test_killed_run_resumes_with_its_state_and_finished_run_does_not_retrain(tmp
     # Killed between checkpoints: no later checkpoint, no final model.
     assert not os.path.exists(os.path.join(out, "model_0000007.pth"))
     assert not os.path.exists(os.path.join(out, "model_final.pth"))
-    assert _last_checkpoint(out) == "model_0000003.pth"
+    assert _tiny.last_checkpoint(out) == "model_0000003.pth"
     ckpt_path = os.path.join(out, "model_0000003.pth")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     assert ckpt["iteration"] == 3
@@ -132,7 +124,7 @@ def test_killed_run_resumes_with_its_state_and_finished_run_does_not_retrain(tmp
     final = torch.load(os.path.join(out, "model_final.pth"), map_location="cpu",
                        weights_only=False)
     assert final["iteration"] == MAX_ITER - 1
-    assert _last_checkpoint(out) == "model_final.pth"
+    assert _tiny.last_checkpoint(out) == "model_final.pth"
     records = [r for r in _tiny.read_metrics(out) if "total_loss" in r]
     iters = [r["iteration"] for r in records]
     # Every logged iteration comes from the resumed run (the killed one logged nothing before
