@@ -273,15 +273,22 @@ def max_abs_diff(a, b):
     return max(abs(a[k] - b[k]) for k in STAT_KEYS)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_set_arguments(p, preds):
+    """The options of :func:`generate`'s set (default: YouTube-VIS 2019 valid's size, 300
+    videos of 36 frames at 720p, ``preds`` mean result tracks per video); the metric
+    benchmarks share them."""
     p.add_argument("--videos", type=int, default=300)
     p.add_argument("--frames", type=int, default=36)
     p.add_argument("--height", type=int, default=720)
     p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--preds", type=int, default=30, help="mean result tracks per video "
+    p.add_argument("--preds", type=int, default=preds, help="mean result tracks per video "
                    "(uniform in [2/3, 4/3] of it)")
     p.add_argument("--seed", type=int, default=0)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_set_arguments(p, preds=30)
     p.add_argument("--device", default="cpu", help="recorded only: the metric runs on the CPU")
     p.add_argument("--max-baseline-s", type=float, default=600.0, help="time the loop on a subset "
                    "and extrapolate if the full run is estimated to take longer")

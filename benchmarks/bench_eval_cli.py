@@ -66,12 +66,7 @@ def run_measured(cmd, env):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--videos", type=int, default=300)
-    p.add_argument("--frames", type=int, default=36)
-    p.add_argument("--height", type=int, default=720)
-    p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--preds", type=int, default=50, help="mean result tracks per video")
-    p.add_argument("--seed", type=int, default=0)
+    bench_eval.add_set_arguments(p, preds=50)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--official-src", help="directory with the official ytvos.py / ytvoseval.py "
                    "(default: output/official_ytvis/src, else download)")

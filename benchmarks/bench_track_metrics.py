@@ -152,12 +152,9 @@ def ours_summary(out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--videos", type=int, default=300)
-    p.add_argument("--frames", type=int, default=36)
-    p.add_argument("--height", type=int, default=720)
-    p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--preds", type=int, default=50, help="mean result tracks per video")
-    p.add_argument("--seed", type=int, default=0)
+    import bench_eval
+
+    bench_eval.add_set_arguments(p, preds=50)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--trackeval", default=os.environ.get("TRACKEVAL_PATH"),
                    help="TrackEval checkout (NumPy aliases patched); default $TRACKEVAL_PATH")
