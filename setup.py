@@ -1,4 +1,10 @@
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+# The metric's one-pass RLE scan (masktrack_d2/evaluation/ytvis_eval/_rlecore.c). Optional: where
+# no C compiler is found the metric uses its pure Python / pycocotools path (same numbers).
+RLE_CORE = Extension("masktrack_d2.evaluation.ytvis_eval._rlecore",
+                     ["masktrack_d2/evaluation/ytvis_eval/_rlecore.c"], optional=True,
+                     extra_compile_args=["-O3"])
 
 setup(
     name="masktrack_d2",
@@ -9,6 +15,7 @@ setup(
     # installed masktrack_d2 finds them (masktrack_d2.config.get_config_file; the quickstart).
     package_dir={"masktrack_d2.configs": "configs"},
     package_data={"masktrack_d2.configs": ["*.yaml", "*/*.yaml"]},
+    ext_modules=[RLE_CORE],
     python_requires=">=3.8",
     # torch, torchvision and detectron2 are installed by scripts/setup.sh (detectron2 is not
     # on the package registries as such); the rest are plain registry packages.

@@ -88,6 +88,7 @@ def _run(args) -> int:
         ev.evaluate()
         ev.accumulate()
         stats = ev.summarize()
+        logger.info("seconds: %s", ", ".join(f"{k} {v:.2f}" for k, v in ev.timings.items()))
         out = {k: stats[k] for k in STAT_KEYS}
         if not args.json:
             print(format_table(out, ev.per_category_ap() if args.per_category else None))

@@ -14,6 +14,8 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools import mask as mask_util
 
+from .rle import rle_core
+
 class TrackMasks:
     """The masks of a set of tracks as (N, F) arrays: presence, RLE height / width and (after
     :meth:`fill_areas`) RLE area; 0 where a track has no mask or has ended.
@@ -91,10 +93,14 @@ class TrackMasks:
 
 
 def rle_areas(objs: List[Mapping]) -> np.ndarray:
-    # pycocotools' area() breaks on lists of more than 255 RLEs under NumPy 2 (it builds a
-    # uint8 array holding the list length), so call it in chunks.
+    """(N,) int64 RLE areas of compressed RLE dicts already checked (:mod:`.rle`)."""
     if not objs:
         return np.zeros(0, dtype=np.int64)
+    core = rle_core()
+    if core is not None and all(type(o) is dict for o in objs):
+        return np.frombuffer(core.scan(list(objs))[0], dtype=np.int64)
+    # pycocotools' area() breaks on lists of more than 255 RLEs under NumPy 2 (it builds a
+    # uint8 array holding the list length), so call it in chunks.
     return np.concatenate([mask_util.area(objs[i:i + 255]) for i in range(0, len(objs), 255)])
 
 
@@ -114,13 +120,14 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     How: with the RLE areas of every mask, the frames where only one of a pair has a mask
     and the frames where both have masks of different sizes (adding nothing; docs/
     evaluation.md, "Video IoU") are sums of areas. Only the intersections of same-frame,
-    same-size pairs need pycocotools: the masks of several frames go into one ``mask.iou`` call, each
-    relabelled with the size [h, w + frame]. pycocotools reads only the height when it
-    decodes a mask and computes its bounding box (the width only bounds the box from
-    above), so nothing changes for a mask, but masks of different frames now differ in size
-    and for such a pair mask.iou stops after the bounding-box test. From iou = i / (a + b - i)
-    the intersection is i = iou (a + b) / (1 + iou), exact after rounding (the float error
-    is far below 0.5 pixel for any frame size).
+    same-size pairs need the masks themselves: the C extension decodes each needed mask once
+    and intersects its runs; without it, the masks of several frames go into one
+    ``mask.iou`` call, each relabelled with the size [h, w + frame]. pycocotools reads only
+    the height when it decodes a mask and computes its bounding box (the width only bounds
+    the box from above), so nothing changes for a mask, but masks of different frames now
+    differ in size and for such a pair mask.iou stops after the bounding-box test. From
+    iou = i / (a + b - i) the intersection is i = iou (a + b) / (1 + iou), exact after
+    rounding (the float error is far below 0.5 pixel for any frame size).
     """
     D, G = len(dm.seqs), len(gm.seqs)
     dm.fill_areas()
@@ -159,10 +166,60 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
         pruned = measure & (upper_num < (min_iou - 1e-9) * upper_den)
         measure &= ~pruned
     need = both & measure[None]
-    need_d, need_g = need.any(axis=2), need.any(axis=1)  # (F, D), (F, G)
 
+    core = rle_core()
+    if core is not None:
+        inter, union_both = _intersections_core(core, dm, gm, need, ad, ag)
+    else:
+        inter, union_both = _intersections_pycocotools(dm, gm, need, a_d, a_g)
+    union = only + union_both
+    # pairs without same-size frames in common: intersection 0, union = the "only" sums
+
+    # int64 sums, one float64 division (the official float sums of integers are exact too)
+    ious = np.zeros((D, G), dtype=np.float64)
+    nz = union > 0
+    ious[nz] = inter[nz] / union[nz]
+    empty = ~nz
+    if pruned is not None:
+        ious[pruned] = np.nan
+        empty &= ~pruned
+    return ious, empty
+
+
+def _intersections_core(core, dm: TrackMasks, gm: TrackMasks, need: np.ndarray,
+                        ad: np.ndarray, ag: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Sums over frames of the intersections (D, G) and of the unions (D, G) of the
+    (frame, result, GT) triples ``need`` (F, D, G); ``ad`` (D, F), ``ag`` (G, F): areas.
+    Every needed mask is decoded once, in C."""
+    F, D, G = need.shape
+    f, d, g = np.nonzero(need)
+    need_d, need_g = need.any(axis=2), need.any(axis=1)  # (F, D), (F, G)
+    fd, td = np.nonzero(need_d)
+    fg, tg = np.nonzero(need_g)
+    row_of = np.zeros((F, D), dtype=np.int64)
+    row_of[fd, td] = np.arange(len(fd))
+    col_of = np.zeros((F, G), dtype=np.int64)
+    col_of[fg, tg] = np.arange(len(fg))
+    rows = [dm.seqs[t][k]["counts"] for k, t in zip(fd.tolist(), td.tolist())]
+    cols = [gm.seqs[t][k]["counts"] for k, t in zip(fg.tolist(), tg.tolist())]
+    inter_p = np.frombuffer(core.intersections(rows, cols, row_of[f, d].tobytes(),
+                                               col_of[f, g].tobytes()), dtype=np.int64)
+    pair = d * G + g
+    # float64 sums of integers below 2^53: exact
+    inter = np.bincount(pair, weights=inter_p, minlength=D * G)
+    union = np.bincount(pair, weights=ad[d, f] + ag[g, f] - inter_p, minlength=D * G)
+    return (inter.astype(np.int64).reshape(D, G), union.astype(np.int64).reshape(D, G))
+
+
+def _intersections_pycocotools(dm: TrackMasks, gm: TrackMasks, need: np.ndarray,
+                               a_d: np.ndarray, a_g: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """As :func:`_intersections_core`, from ``mask.iou`` calls (``a_d`` (F, D, 1),
+    ``a_g`` (F, 1, G): areas): the masks of several frames go into one call, each relabelled
+    with the size [h, w + frame], and each intersection is recovered from its IoU."""
+    F, D, G = need.shape
+    need_d, need_g = need.any(axis=2), need.any(axis=1)  # (F, D), (F, G)
     inter = np.zeros((D, G), dtype=np.int64)
-    union = only.copy()
+    union = np.zeros((D, G), dtype=np.int64)
     frames_to_do = np.flatnonzero(need_d.any(axis=1))
     n_d, n_g = need_d.sum(axis=1), need_g.sum(axis=1)
     k = 0
@@ -194,17 +251,7 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
         inter_f = np.rint(iou * area_sum / (1.0 + iou)).astype(np.int64)
         inter += inter_f.sum(axis=0)
         union += np.where(sel, area_sum - inter_f, 0).sum(axis=0)
-    # pairs without same-size frames in common: intersection 0, union = the "only" sums
-
-    # int64 sums, one float64 division (the official float sums of integers are exact too)
-    ious = np.zeros((D, G), dtype=np.float64)
-    nz = union > 0
-    ious[nz] = inter[nz] / union[nz]
-    empty = ~nz
-    if pruned is not None:
-        ious[pruned] = np.nan
-        empty &= ~pruned
-    return ious, empty
+    return inter, union
 
 
 def iou_matrix_loop(d_seqs, g_seqs) -> Tuple[np.ndarray, np.ndarray]:

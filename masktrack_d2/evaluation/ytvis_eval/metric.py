@@ -79,9 +79,12 @@ class YTVISEval:
                  exact_ious: bool = False, verbose: bool = False, workers: int = 1):
         if iou_impl not in ("vectorized", "loop"):
             raise ValueError(f"iou_impl must be 'vectorized' or 'loop', got {iou_impl!r}")
+        tic = time.perf_counter()
         with gc_paused():
             self.gt = load_ytvis_gt(gt)
+            toc = time.perf_counter()
             self.results = validate_results(results, self.gt, strict=strict)
+        self.timings: Dict[str, float] = {"gt": toc - tic, "results": time.perf_counter() - toc}
         self.iou_impl = iou_impl
         self.exact_ious = exact_ious
         self.verbose = verbose
@@ -94,7 +97,6 @@ class YTVISEval:
         self.precision: Optional[np.ndarray] = None
         self.recall: Optional[np.ndarray] = None
         self.stats: Optional[Dict[str, float]] = None
-        self.timings: Dict[str, float] = {}
         self._per_cat_area: Optional[Dict[Tuple[int, int], List[GroupResult]]] = None
 
     # -- stage 1 -----------------------------------------------------------------------------

@@ -5,29 +5,43 @@ number, a string ending inside a number reads past its end, and run lengths that
 up to height x width make ``mask.iou`` / ``mask.merge`` loop forever on a pair of masks whose
 boxes overlap (the official evaluator included). So every mask is checked here first.
 
-The check uses pycocotools' own C routines (docs/evaluation.md, "Malformed input"): the area
-of the string R, then, with ``P`` the string plus one appended number X (2^20), the area and
-the bounding box of P:
+Two implementations give the same verdicts and areas:
 
-- ``area(P) - area(R)`` is the length of the appended run if it is a run of ones (the string
-  had an odd number of runs), 0 otherwise;
-- ``toBbox`` of P relabelled as a single row (height 1) ends where the last run of ones ends:
-  with the appended ones run, that is the sum of all original runs plus its length.
+- the C extension ``_rlecore`` (built by ``pip install`` where a C compiler exists): one pass
+  per string decodes it, checks every run and sums them;
+- without it, pycocotools' own C routines (docs/evaluation.md, "Malformed input"): the area
+  of the string R, then, with ``P`` the string plus one appended number X (2^20), the area and
+  the bounding box of P:
 
-So, for an odd number of runs, the sum of the run lengths is exact. For an even number (the
-mask ends with a run of ones), the box of the string itself ends where it ends, exact unless
-that final run of ones has length 0 (then one more), which an encoder never writes.
+  - ``area(P) - area(R)`` is the length of the appended run if it is a run of ones (the
+    string had an odd number of runs), 0 otherwise;
+  - ``toBbox`` of P relabelled as a single row (height 1) ends where the last run of ones
+    ends: with the appended ones run, that is the sum of all original runs plus its length.
+
+  So, for an odd number of runs, the sum of the run lengths is exact. For an even number (the
+  mask ends with a run of ones), the box of the string itself ends where it ends, exact unless
+  that final run of ones has length 0 (then one more), which an encoder never writes.
+
+``MASKTRACK_D2_RLE_CORE=0`` in the environment selects the second (for comparisons).
 """
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_util
 
+try:
+    from . import _rlecore
+except ImportError:  # not compiled: the pycocotools path
+    _rlecore = None
+
 _ALPHABET = re.compile(r"[0-o]*[0-O]")  # 6-bit digits; the last one without continuation bit
 _PROBE = "PPPP1"  # the number 2^20 in pycocotools' string code
 _PROBE_VALUE = 1 << 20
 _CHUNK = 255  # pycocotools' area()/toBbox() break on longer lists under NumPy 2
+_MIN_PARALLEL_SCAN = 20000  # masks; below, a second thread costs more than it saves
 
 
 def _chunked(fn, objs):
@@ -41,9 +55,78 @@ def rle_problems(objs: Sequence[Mapping]) -> List[Tuple[int, str]]:
     return check_rles(objs)[1]
 
 
+def rle_core():
+    """The compiled ``_rlecore`` module, or None where it is not built or
+    ``MASKTRACK_D2_RLE_CORE=0``."""
+    if os.environ.get("MASKTRACK_D2_RLE_CORE", "1") == "0":
+        return None
+    return _rlecore
+
+
 def check_rles(objs: Sequence[Mapping]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
     """:func:`rle_problems`, and the area of every mask (int64; 0 for the invalid ones),
     which the check computes anyway."""
+    core = rle_core()
+    if core is not None:
+        objs = objs if type(objs) is list else list(objs)
+        if all(type(o) is dict for o in objs):
+            return _check_rles_core(core, objs)
+    return _check_rles_pycocotools(objs)
+
+
+def _scan_parallel(core, objs: List[dict]) -> Tuple[bytes, bytes, bytes]:
+    """``core.scan`` in two threads where two CPUs exist: it decodes without the GIL."""
+    if len(objs) < _MIN_PARALLEL_SCAN or _cpus() < 2:
+        return core.scan(objs)
+    half = len(objs) // 2
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(core.scan, (objs[:half], objs[half:])))
+    return tuple(a + b for a, b in zip(*parts))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _check_rles_core(core, objs: List[dict]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
+    areas, totals, status = _scan_parallel(core, objs)
+    areas = np.frombuffer(areas, dtype=np.int64).copy()
+    status = np.frombuffer(status, dtype=np.uint8)
+    bad = np.flatnonzero(status)
+    if not len(bad):
+        return areas, []
+    totals = np.frombuffer(totals, dtype=np.int64)
+    areas[bad] = 0
+    problems = []
+    for i in bad.tolist():
+        o = objs[i]
+        code = int(status[i])
+        if code == 1:
+            why = "'counts' is not an ASCII string"
+        elif code == 2:
+            c = o["counts"]
+            try:
+                c = c.decode("ascii") if isinstance(c, bytes) else c
+                why = (f"'counts' {_clip(c)} is not a compressed RLE string (characters "
+                       "outside '0'..'o', or cut inside a number)")
+            except UnicodeDecodeError:
+                why = "'counts' is not an ASCII string"
+        elif code == 3:
+            why = f"bad 'size' {o['size']!r} (expected [height, width])"
+        else:
+            h, w = (int(v) for v in o["size"])
+            why = (f"'counts' has a run length below 0 or above height x width = {h * w} "
+                   f"(size {list(o['size'])})" if code == 4 else
+                   f"'counts' run lengths add up to {int(totals[i])}, not height x width = "
+                   f"{h * w} (size {list(o['size'])})")
+        problems.append((i, why))
+    return areas, problems
+
+
+def _check_rles_pycocotools(objs: Sequence[Mapping]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
     areas_out = np.zeros(len(objs), dtype=np.int64)
     problems: List[Tuple[int, str]] = []
     strings, sizes, where = [], [], []

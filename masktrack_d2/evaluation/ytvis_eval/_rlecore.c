@@ -1,0 +1,358 @@
+/*
+ * One C pass over compressed RLE strings, for the YouTube-VIS metric (module
+ * masktrack_d2.evaluation.ytvis_eval._rlecore; the Python fallback is in rle.py / iou.py).
+ *
+ * The string code (the COCO "compressed RLE"): run lengths alternate zeros, ones, zeros, ...
+ * over the column-major pixels of an h x w mask. Each number is written in 5-bit groups,
+ * least significant first, one character per group: character = 48 + group, plus 32 when
+ * more groups follow; bit 16 of the last group is the sign. From the fourth number on, the
+ * string stores the difference to the number two places earlier.
+ *
+ *   scan(objs) -> (areas, totals, status)
+ *       objs: a list of {"size": [h, w], "counts": str | bytes}. One pass per string:
+ *       decodes it, checks it and sums its runs. Returns three bytes objects:
+ *       int64[n] areas (sum of the ones runs), int64[n] totals (sum of all runs) and
+ *       uint8[n] status (see STATUS_*; 0 = a valid RLE of h x w pixels).
+ *
+ *   intersections(rows, cols, row_index, col_index) -> bytes
+ *       rows, cols: lists of valid compressed RLE strings (str or bytes) of masks of one
+ *       size; row_index, col_index: int64[k] buffers. Returns int64[k]: the pixel count of
+ *       rows[row_index[i]] & cols[col_index[i]]. Each string is decoded once.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    STATUS_OK = 0,
+    STATUS_NOT_TEXT = 1,    /* counts is not an ASCII str / bytes */
+    STATUS_BAD_CODE = 2,    /* a character outside '0'..'o', a string cut inside a number,
+                               a number longer than 12 characters, or an empty string */
+    STATUS_BAD_SIZE = 3,    /* size is not [h, w] of positive integers */
+    STATUS_BAD_RUN = 4,     /* a run length below 0 or above h * w */
+    STATUS_BAD_TOTAL = 5,   /* the runs do not add up to h * w */
+};
+
+#define MAX_DIGITS 12 /* 60 bits: far beyond any run of a mask of at most 2^30 pixels */
+
+/* The characters of a str (ASCII only) or bytes object; NULL if it is neither. */
+static const char *text_of(PyObject *o, Py_ssize_t *len) {
+    if (PyUnicode_Check(o)) {
+        if (!PyUnicode_IS_ASCII(o)) return NULL;
+        *len = PyUnicode_GET_LENGTH(o);
+        return (const char *)PyUnicode_DATA(o);
+    }
+    if (PyBytes_Check(o)) {
+        *len = PyBytes_GET_SIZE(o);
+        return PyBytes_AS_STRING(o);
+    }
+    return NULL;
+}
+
+/*
+ * Decode s[0:len] into runs (int64, at most len of them). Returns the number of runs, or -1
+ * if the string is not in the code. Values are the true run lengths (no 32-bit wrap).
+ */
+static Py_ssize_t decode(const char *s, Py_ssize_t len, int64_t *runs) {
+    Py_ssize_t p = 0, m = 0;
+    if (len == 0) return -1;
+    while (p < len) {
+        int64_t x = 0;
+        int k = 0, more = 1;
+        while (more) {
+            int c;
+            if (p >= len || k >= MAX_DIGITS) return -1;
+            c = (unsigned char)s[p] - 48;
+            if (c < 0 || c > 63) return -1;
+            x |= (int64_t)(c & 0x1f) << (5 * k);
+            more = c & 0x20;
+            p++;
+            k++;
+            if (!more && (c & 0x10)) x -= (int64_t)1 << (5 * k);  /* sign-extend */
+        }
+        if (m > 2) x += runs[m - 2];
+        runs[m++] = x;
+    }
+    return m;
+}
+
+/* An int, or a float with an integral value (json may write 720.0); -1 otherwise. */
+static long long dimension(PyObject *v) {
+    if (PyLong_Check(v)) {
+        long long x = PyLong_AsLongLong(v);
+        if (x == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        return x;
+    }
+    if (PyFloat_Check(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        if (d >= 1 && d < (1 << 15) && d == (double)(long long)d) return (long long)d;
+    }
+    return -1;
+}
+
+/* h * w of a size [h, w] with 0 < h, w < 2^15; -1 if it is not one. */
+static int size_of(PyObject *size, int64_t *hw) {
+    long long h, w;
+    if (!PyList_Check(size) && !PyTuple_Check(size)) return -1;
+    if (PySequence_Fast_GET_SIZE(size) != 2) return -1;
+    h = dimension(PySequence_Fast_GET_ITEM(size, 0));
+    w = dimension(PySequence_Fast_GET_ITEM(size, 1));
+    if (h < 1 || w < 1 || h >= (1 << 15) || w >= (1 << 15)) return -1;
+    *hw = (int64_t)h * w;
+    return 0;
+}
+
+/*
+ * Check s[0:len] as the string of an RLE of hw pixels and sum its runs, in one pass with
+ * O(1) memory (a run needs only the one two places earlier). Returns a STATUS_* code; a bad
+ * character or number outranks a bad run, which outranks a bad total.
+ *
+ * Branch-free per character: whether a character ends a number is data, unpredictable for
+ * the branch predictor, so the end-of-number update is done with masks instead.
+ */
+static int summarize(const char *s, Py_ssize_t len, int64_t hw, int64_t *area, int64_t *total) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    int64_t x = 0, before2 = 0, before1 = 0;
+    uint64_t sum = 0, ones = 0;
+    int shift = 0, bad_code = 0, bad_run = 0;
+    int64_t m = 0;
+    *area = *total = 0;
+    if (len == 0) return STATUS_BAD_CODE;
+    for (; p < end; p++) {
+        unsigned v = (unsigned)*p - 48u;          /* wraps above 63 for characters below '0' */
+        int64_t ends, all, val;
+        bad_code |= v > 63u;
+        x |= (int64_t)(v & 0x1f) << shift;
+        shift += 5;
+        ends = ((v >> 5) & 1) ^ 1;                /* 1: the last digit of a number */
+        all = -ends;                              /* all bits set where it ends */
+        val = x - ((int64_t)(ends & (v >> 4) & 1) << shift);  /* sign */
+        val += before2 & -(int64_t)(m > 2);       /* stored as a difference from the 4th on */
+        bad_run |= (int)(ends & ((val < 0) | (val > hw)));
+        sum += (uint64_t)(val & all);
+        ones += (uint64_t)(val & all & -(m & 1));
+        before2 = (before2 & ~all) | (before1 & all);
+        before1 = (before1 & ~all) | (val & all);
+        m += ends;
+        x &= ~all;
+        shift &= (int)~all;
+        bad_code |= shift > 5 * (MAX_DIGITS - 1);
+    }
+    if (bad_code || shift != 0) return STATUS_BAD_CODE;  /* shift != 0: cut inside a number */
+    if (bad_run) return STATUS_BAD_RUN;
+    *area = (int64_t)ones;
+    *total = (int64_t)sum;
+    return *total == hw ? STATUS_OK : STATUS_BAD_TOTAL;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *objs, *areas_b = NULL, *totals_b = NULL, *status_b = NULL;
+    Py_ssize_t n, i;
+    int64_t *areas, *totals, *hws = NULL;
+    uint8_t *status;
+    const char **texts = NULL;
+    Py_ssize_t *lens = NULL;
+    if (!PyArg_ParseTuple(args, "O!:scan", &PyList_Type, &objs)) return NULL;
+    n = PyList_GET_SIZE(objs);
+    areas_b = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    totals_b = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    status_b = PyBytes_FromStringAndSize(NULL, n);
+    texts = malloc((size_t)(n + 1) * sizeof(*texts));
+    lens = malloc((size_t)(n + 1) * sizeof(*lens));
+    hws = malloc((size_t)(n + 1) * sizeof(*hws));
+    if (!areas_b || !totals_b || !status_b || !texts || !lens || !hws) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto fail;
+    }
+    areas = (int64_t *)PyBytes_AS_STRING(areas_b);
+    totals = (int64_t *)PyBytes_AS_STRING(totals_b);
+    status = (uint8_t *)PyBytes_AS_STRING(status_b);
+    /* With the GIL: where each string is. The list holds the dicts and they their strings,
+       so the pointers stay valid while the GIL is released below. */
+    for (i = 0; i < n; i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i), *counts, *size;
+        areas[i] = totals[i] = 0;
+        texts[i] = NULL;
+        if (!PyDict_Check(o)) {
+            PyErr_Format(PyExc_TypeError, "scan: item %zd is not a dict", i);
+            goto fail;
+        }
+        counts = PyDict_GetItemString(o, "counts");
+        size = PyDict_GetItemString(o, "size");
+        if (!counts || !size) {
+            PyErr_Format(PyExc_KeyError, "scan: item %zd has no 'counts' or 'size'", i);
+            goto fail;
+        }
+        if (!(texts[i] = text_of(counts, &lens[i]))) status[i] = STATUS_NOT_TEXT;
+        else if (size_of(size, &hws[i])) status[i] = STATUS_BAD_SIZE;
+        else status[i] = STATUS_OK;
+    }
+    /* Without the GIL: the decoding (other threads may scan other lists meanwhile). */
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        if (status[i] == STATUS_OK)
+            status[i] = (uint8_t)summarize(texts[i], lens[i], hws[i], &areas[i], &totals[i]);
+    }
+    Py_END_ALLOW_THREADS
+    free(texts);
+    free(lens);
+    free(hws);
+    return Py_BuildValue("(NNN)", areas_b, totals_b, status_b);
+fail:
+    free(texts);
+    free(lens);
+    free(hws);
+    Py_XDECREF(areas_b);
+    Py_XDECREF(totals_b);
+    Py_XDECREF(status_b);
+    return NULL;
+}
+
+/* The ones runs of a list of masks as [start, end) pixel intervals, in one buffer. */
+typedef struct {
+    int64_t *iv;       /* 2 values per interval */
+    Py_ssize_t *first; /* mask i's intervals are iv[2 * first[i] .. 2 * first[i + 1]) */
+} Intervals;
+
+static void intervals_free(Intervals *t) {
+    free(t->iv);
+    free(t->first);
+}
+
+static int intervals_of(PyObject *list, const char *name, Intervals *t) {
+    Py_ssize_t n = PyList_GET_SIZE(list), i, total_len = 0, cap = 0, used = 0;
+    int64_t *runs = NULL;
+    t->iv = NULL;
+    t->first = malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    if (!t->first) goto nomem;
+    for (i = 0; i < n; i++) {
+        Py_ssize_t len;
+        if (!text_of(PyList_GET_ITEM(list, i), &len)) {
+            PyErr_Format(PyExc_TypeError, "intersections: %s[%zd] is not an ASCII str / bytes",
+                         name, i);
+            goto fail;
+        }
+        total_len += len / 2 + 1;  /* a run takes at least one character */
+    }
+    t->iv = malloc((size_t)(2 * total_len + 2) * sizeof(int64_t));
+    if (!t->iv) goto nomem;
+    for (i = 0; i < n; i++) {
+        Py_ssize_t len, m, j;
+        const char *s = text_of(PyList_GET_ITEM(list, i), &len);
+        int64_t pos = 0;
+        if (len > cap) {
+            int64_t *grown = realloc(runs, (size_t)len * sizeof(int64_t));
+            if (!grown) goto nomem;
+            runs = grown;
+            cap = len;
+        }
+        m = decode(s, len, runs);
+        if (m < 0) {
+            PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] is not a compressed RLE",
+                         name, i);
+            goto fail;
+        }
+        t->first[i] = used;
+        for (j = 0; j < m; j++) {
+            if (runs[j] < 0) {
+                PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] has a negative run",
+                             name, i);
+                goto fail;
+            }
+            if ((j & 1) && runs[j] > 0) {
+                t->iv[2 * used] = pos;
+                t->iv[2 * used + 1] = pos + runs[j];
+                used++;
+            }
+            pos += runs[j];
+        }
+    }
+    t->first[n] = used;
+    free(runs);
+    return 0;
+nomem:
+    PyErr_NoMemory();
+fail:
+    free(runs);
+    intervals_free(t);
+    t->iv = NULL;
+    t->first = NULL;
+    return -1;
+}
+
+/* Pixels in both interval lists (each sorted and disjoint). */
+static int64_t overlap(const int64_t *a, Py_ssize_t na, const int64_t *b, Py_ssize_t nb) {
+    Py_ssize_t i = 0, j = 0;
+    int64_t sum = 0;
+    if (na == 0 || nb == 0 || a[2 * na - 1] <= b[0] || b[2 * nb - 1] <= a[0]) return 0;
+    while (i < na && j < nb) {
+        int64_t lo = a[2 * i] > b[2 * j] ? a[2 * i] : b[2 * j];
+        int64_t hi = a[2 * i + 1] < b[2 * j + 1] ? a[2 * i + 1] : b[2 * j + 1];
+        if (hi > lo) sum += hi - lo;
+        if (a[2 * i + 1] < b[2 * j + 1]) i++;
+        else j++;
+    }
+    return sum;
+}
+
+static PyObject *intersections(PyObject *self, PyObject *args) {
+    PyObject *rows, *cols, *out = NULL;
+    Py_buffer ri, ci;
+    Intervals a = {NULL, NULL}, b = {NULL, NULL};
+    Py_ssize_t k, i, n_rows, n_cols;
+    const int64_t *r, *c;
+    int64_t *res;
+    if (!PyArg_ParseTuple(args, "O!O!y*y*:intersections", &PyList_Type, &rows, &PyList_Type,
+                          &cols, &ri, &ci))
+        return NULL;
+    if (ri.len != ci.len || ri.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "intersections: index buffers of different lengths");
+        goto done;
+    }
+    k = ri.len / (Py_ssize_t)sizeof(int64_t);
+    r = (const int64_t *)ri.buf;
+    c = (const int64_t *)ci.buf;
+    n_rows = PyList_GET_SIZE(rows);
+    n_cols = PyList_GET_SIZE(cols);
+    for (i = 0; i < k; i++) {
+        if (r[i] < 0 || r[i] >= n_rows || c[i] < 0 || c[i] >= n_cols) {
+            PyErr_Format(PyExc_IndexError, "intersections: pair %zd indexes outside the lists", i);
+            goto done;
+        }
+    }
+    if (intervals_of(rows, "rows", &a) || intervals_of(cols, "cols", &b)) goto done;
+    out = PyBytes_FromStringAndSize(NULL, k * (Py_ssize_t)sizeof(int64_t));
+    if (!out) goto done;
+    res = (int64_t *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < k; i++) {
+        Py_ssize_t a0 = a.first[r[i]], b0 = b.first[c[i]];
+        res[i] = overlap(a.iv + 2 * a0, a.first[r[i] + 1] - a0, b.iv + 2 * b0,
+                         b.first[c[i] + 1] - b0);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    intervals_free(&a);
+    intervals_free(&b);
+    PyBuffer_Release(&ri);
+    PyBuffer_Release(&ci);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(objs) -> (areas int64 bytes, totals int64 bytes, status uint8 bytes)"},
+    {"intersections", intersections, METH_VARARGS,
+     "intersections(rows, cols, row_index, col_index) -> int64 bytes"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rlecore",
+                                    "Compressed RLE strings in one C pass.", -1, methods};
+
+PyMODINIT_FUNC PyInit__rlecore(void) { return PyModule_Create(&module); }
