@@ -35,6 +35,9 @@ enum {
     STATUS_BAD_TOTAL = 5,   /* the runs do not add up to h * w */
 };
 
+static PyObject *KEY_COUNTS, *KEY_SIZE; /* interned "counts" and "size" */
+
+#define ZEROS8 0x3030303030303030ull /* eight '0' characters */
 #define MAX_DIGITS 12 /* 60 bits: far beyond any run of a mask of at most 2^30 pixels */
 
 /* The characters of a str (ASCII only) or bytes object; NULL if it is neither. */
@@ -52,26 +55,55 @@ static const char *text_of(PyObject *o, Py_ssize_t *len) {
 }
 
 /*
+ * Read the number at p (p < end). Returns the characters it takes, 0 if it is not in the
+ * code. Numbers of one or two characters (nearly all of them: runs are stored as small
+ * differences) are read without branching on the data, whose continuation and sign bits a
+ * branch predictor cannot guess.
+ */
+static inline int read_number(const unsigned char *p, const unsigned char *end, int64_t *out) {
+    unsigned v0 = (unsigned)p[0] - 48u;
+    unsigned v1 = p + 1 < end ? (unsigned)p[1] - 48u : 0xffu;
+    unsigned more0 = (v0 >> 5) & 1u;
+    unsigned last;
+    int64_t x;
+    int k;
+    if (v0 > 63u || (more0 && (v1 > 63u || (v1 & 0x20u)))) {
+        /* a bad character, a cut, or three digits or more: the general loop */
+        int c;
+        x = 0;
+        k = 0;
+        do {
+            if (p + k >= end || k >= MAX_DIGITS) return 0;
+            c = (int)p[k] - 48;
+            if (c < 0 || c > 63) return 0;
+            x |= (int64_t)(c & 0x1f) << (5 * k);
+            k++;
+        } while (c & 0x20);
+        if (c & 0x10) x -= (int64_t)1 << (5 * k);
+        *out = x;
+        return k;
+    }
+    x = (int64_t)(v0 & 0x1fu) | ((int64_t)(v1 & 0x1fu & (0u - more0)) << 5);
+    last = more0 ? v1 : v0;
+    k = 1 + (int)more0;
+    x -= (int64_t)((last >> 4) & 1u) << (5 * k);  /* sign-extend */
+    *out = x;
+    return k;
+}
+
+/*
  * Decode s[0:len] into runs (int64, at most len of them). Returns the number of runs, or -1
  * if the string is not in the code. Values are the true run lengths (no 32-bit wrap).
  */
 static Py_ssize_t decode(const char *s, Py_ssize_t len, int64_t *runs) {
-    Py_ssize_t p = 0, m = 0;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    Py_ssize_t m = 0;
     if (len == 0) return -1;
-    while (p < len) {
-        int64_t x = 0;
-        int k = 0, more = 1;
-        while (more) {
-            int c;
-            if (p >= len || k >= MAX_DIGITS) return -1;
-            c = (unsigned char)s[p] - 48;
-            if (c < 0 || c > 63) return -1;
-            x |= (int64_t)(c & 0x1f) << (5 * k);
-            more = c & 0x20;
-            p++;
-            k++;
-            if (!more && (c & 0x10)) x -= (int64_t)1 << (5 * k);  /* sign-extend */
-        }
+    while (p < end) {
+        int64_t x;
+        int k = read_number(p, end, &x);
+        if (!k) return -1;
+        p += k;
         if (m > 2) x += runs[m - 2];
         runs[m++] = x;
     }
@@ -109,45 +141,43 @@ static int size_of(PyObject *size, int64_t *hw) {
 
 /*
  * Check s[0:len] as the string of an RLE of hw pixels and sum its runs, in one pass with
- * O(1) memory (a run needs only the one two places earlier). Returns a STATUS_* code; a bad
- * character or number outranks a bad run, which outranks a bad total.
- *
- * Branch-free per character: whether a character ends a number is data, unpredictable for
- * the branch predictor, so the end-of-number update is done with masks instead.
+ * O(1) memory (a run needs only the one two places earlier). Returns a STATUS_* code.
  */
 static int summarize(const char *s, Py_ssize_t len, int64_t hw, int64_t *area, int64_t *total) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    int64_t x = 0, before2 = 0, before1 = 0;
-    uint64_t sum = 0, ones = 0;
-    int shift = 0, bad_code = 0, bad_run = 0;
-    int64_t m = 0;
+    int64_t before2 = 0, before1 = 0, ones = 0, sum = 0, m = 0;
     *area = *total = 0;
     if (len == 0) return STATUS_BAD_CODE;
-    for (; p < end; p++) {
-        unsigned v = (unsigned)*p - 48u;          /* wraps above 63 for characters below '0' */
-        int64_t ends, all, val;
-        bad_code |= v > 63u;
-        x |= (int64_t)(v & 0x1f) << shift;
-        shift += 5;
-        ends = ((v >> 5) & 1) ^ 1;                /* 1: the last digit of a number */
-        all = -ends;                              /* all bits set where it ends */
-        val = x - ((int64_t)(ends & (v >> 4) & 1) << shift);  /* sign */
-        val += before2 & -(int64_t)(m > 2);       /* stored as a difference from the 4th on */
-        bad_run |= (int)(ends & ((val < 0) | (val > hw)));
-        sum += (uint64_t)(val & all);
-        ones += (uint64_t)(val & all & -(m & 1));
-        before2 = (before2 & ~all) | (before1 & all);
-        before1 = (before1 & ~all) | (val & all);
-        m += ends;
-        x &= ~all;
-        shift &= (int)~all;
-        bad_code |= shift > 5 * (MAX_DIGITS - 1);
+    while (p < end) {
+        int64_t x;
+        int k;
+        /* '0' from the fourth run on repeats the run two places earlier: consecutive columns
+           of a smooth mask often have equal runs, so skip eight such digits at a time (the
+           state comes back to itself after every two) */
+        if (m > 2) {
+            uint64_t word;
+            while (end - p >= 8 && (memcpy(&word, p, 8), word == ZEROS8)) {
+                sum += 4 * (before1 + before2);
+                ones += 4 * ((m & 1) ? before2 : before1);
+                m += 8;
+                p += 8;
+            }
+            if (p == end) break;
+        }
+        k = read_number(p, end, &x);
+        if (!k) return STATUS_BAD_CODE;
+        p += k;
+        if (m > 2) x += before2;
+        if (x < 0 || x > hw) return STATUS_BAD_RUN;
+        sum += x;
+        ones += x & -(m & 1);
+        before2 = before1;
+        before1 = x;
+        m++;
     }
-    if (bad_code || shift != 0) return STATUS_BAD_CODE;  /* shift != 0: cut inside a number */
-    if (bad_run) return STATUS_BAD_RUN;
-    *area = (int64_t)ones;
-    *total = (int64_t)sum;
-    return *total == hw ? STATUS_OK : STATUS_BAD_TOTAL;
+    *area = ones;
+    *total = sum;
+    return sum == hw ? STATUS_OK : STATUS_BAD_TOTAL;
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {
@@ -182,8 +212,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             PyErr_Format(PyExc_TypeError, "scan: item %zd is not a dict", i);
             goto fail;
         }
-        counts = PyDict_GetItemString(o, "counts");
-        size = PyDict_GetItemString(o, "size");
+        counts = PyDict_GetItem(o, KEY_COUNTS);
+        size = PyDict_GetItem(o, KEY_SIZE);
         if (!counts || !size) {
             PyErr_Format(PyExc_KeyError, "scan: item %zd has no 'counts' or 'size'", i);
             goto fail;
@@ -217,53 +247,62 @@ fail:
 typedef struct {
     int64_t *iv;       /* 2 values per interval */
     Py_ssize_t *first; /* mask i's intervals are iv[2 * first[i] .. 2 * first[i + 1]) */
+    const char **texts;
+    Py_ssize_t *lens;
+    Py_ssize_t n;
 } Intervals;
 
 static void intervals_free(Intervals *t) {
     free(t->iv);
     free(t->first);
+    free(t->texts);
+    free(t->lens);
+    t->iv = NULL;
+    t->first = NULL;
+    t->texts = NULL;
+    t->lens = NULL;
 }
 
-static int intervals_of(PyObject *list, const char *name, Intervals *t) {
-    Py_ssize_t n = PyList_GET_SIZE(list), i, total_len = 0, cap = 0, used = 0;
-    int64_t *runs = NULL;
-    t->iv = NULL;
+/* With the GIL: where the strings of ``list`` are, and room for their intervals. */
+static int intervals_prepare(PyObject *list, const char *name, Intervals *t) {
+    Py_ssize_t n = PyList_GET_SIZE(list), i, total_len = 0;
+    t->n = n;
     t->first = malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
-    if (!t->first) goto nomem;
+    t->texts = malloc((size_t)(n + 1) * sizeof(*t->texts));
+    t->lens = malloc((size_t)(n + 1) * sizeof(*t->lens));
+    if (!t->first || !t->texts || !t->lens) {
+        PyErr_NoMemory();
+        return -1;
+    }
     for (i = 0; i < n; i++) {
-        Py_ssize_t len;
-        if (!text_of(PyList_GET_ITEM(list, i), &len)) {
+        t->texts[i] = text_of(PyList_GET_ITEM(list, i), &t->lens[i]);
+        if (!t->texts[i]) {
             PyErr_Format(PyExc_TypeError, "intersections: %s[%zd] is not an ASCII str / bytes",
                          name, i);
-            goto fail;
+            return -1;
         }
-        total_len += len / 2 + 1;  /* a run takes at least one character */
+        total_len += t->lens[i] / 2 + 1;  /* a run takes at least one character */
     }
     t->iv = malloc((size_t)(2 * total_len + 2) * sizeof(int64_t));
-    if (!t->iv) goto nomem;
-    for (i = 0; i < n; i++) {
-        Py_ssize_t len, m, j;
-        const char *s = text_of(PyList_GET_ITEM(list, i), &len);
+    if (!t->iv) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Without the GIL: decode every string into its ones intervals. Returns the index of the
+   first string that is not a compressed RLE (or has a negative run), or -1. */
+static Py_ssize_t intervals_decode(Intervals *t, int64_t *runs) {
+    Py_ssize_t i, used = 0;
+    for (i = 0; i < t->n; i++) {
+        Py_ssize_t m, j;
         int64_t pos = 0;
-        if (len > cap) {
-            int64_t *grown = realloc(runs, (size_t)len * sizeof(int64_t));
-            if (!grown) goto nomem;
-            runs = grown;
-            cap = len;
-        }
-        m = decode(s, len, runs);
-        if (m < 0) {
-            PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] is not a compressed RLE",
-                         name, i);
-            goto fail;
-        }
+        m = decode(t->texts[i], t->lens[i], runs);
+        if (m < 0) return i;
         t->first[i] = used;
         for (j = 0; j < m; j++) {
-            if (runs[j] < 0) {
-                PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] has a negative run",
-                             name, i);
-                goto fail;
-            }
+            if (runs[j] < 0) return i;
             if ((j & 1) && runs[j] > 0) {
                 t->iv[2 * used] = pos;
                 t->iv[2 * used + 1] = pos + runs[j];
@@ -272,17 +311,15 @@ static int intervals_of(PyObject *list, const char *name, Intervals *t) {
             pos += runs[j];
         }
     }
-    t->first[n] = used;
-    free(runs);
-    return 0;
-nomem:
-    PyErr_NoMemory();
-fail:
-    free(runs);
-    intervals_free(t);
-    t->iv = NULL;
-    t->first = NULL;
+    t->first[t->n] = used;
     return -1;
+}
+
+static Py_ssize_t max_len(const Intervals *t) {
+    Py_ssize_t i, m = 1;
+    for (i = 0; i < t->n; i++)
+        if (t->lens[i] > m) m = t->lens[i];
+    return m;
 }
 
 /* Pixels in both interval lists (each sorted and disjoint). */
@@ -303,10 +340,10 @@ static int64_t overlap(const int64_t *a, Py_ssize_t na, const int64_t *b, Py_ssi
 static PyObject *intersections(PyObject *self, PyObject *args) {
     PyObject *rows, *cols, *out = NULL;
     Py_buffer ri, ci;
-    Intervals a = {NULL, NULL}, b = {NULL, NULL};
-    Py_ssize_t k, i, n_rows, n_cols;
+    Intervals a = {0}, b = {0};
+    Py_ssize_t k, i, n_rows, n_cols, bad_a = -1, bad_b = -1;
     const int64_t *r, *c;
-    int64_t *res;
+    int64_t *res, *runs = NULL;
     if (!PyArg_ParseTuple(args, "O!O!y*y*:intersections", &PyList_Type, &rows, &PyList_Type,
                           &cols, &ri, &ci))
         return NULL;
@@ -325,18 +362,37 @@ static PyObject *intersections(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    if (intervals_of(rows, "rows", &a) || intervals_of(cols, "cols", &b)) goto done;
+    if (intervals_prepare(rows, "rows", &a) || intervals_prepare(cols, "cols", &b)) goto done;
+    {
+        Py_ssize_t ma = max_len(&a), mb = max_len(&b);
+        runs = malloc((size_t)(ma > mb ? ma : mb) * sizeof(int64_t));
+    }
     out = PyBytes_FromStringAndSize(NULL, k * (Py_ssize_t)sizeof(int64_t));
-    if (!out) goto done;
+    if (!out || !runs) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
     res = (int64_t *)PyBytes_AS_STRING(out);
+    /* The lists keep the strings alive; other threads may run Python meanwhile. */
     Py_BEGIN_ALLOW_THREADS
-    for (i = 0; i < k; i++) {
-        Py_ssize_t a0 = a.first[r[i]], b0 = b.first[c[i]];
-        res[i] = overlap(a.iv + 2 * a0, a.first[r[i] + 1] - a0, b.iv + 2 * b0,
-                         b.first[c[i] + 1] - b0);
+    bad_a = intervals_decode(&a, runs);
+    if (bad_a < 0) bad_b = intervals_decode(&b, runs);
+    if (bad_a < 0 && bad_b < 0) {
+        for (i = 0; i < k; i++) {
+            Py_ssize_t a0 = a.first[r[i]], b0 = b.first[c[i]];
+            res[i] = overlap(a.iv + 2 * a0, a.first[r[i] + 1] - a0, b.iv + 2 * b0,
+                             b.first[c[i] + 1] - b0);
+        }
     }
     Py_END_ALLOW_THREADS
+    if (bad_a >= 0 || bad_b >= 0) {
+        PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] is not a compressed RLE",
+                     bad_a >= 0 ? "rows" : "cols", bad_a >= 0 ? bad_a : bad_b);
+        Py_CLEAR(out);
+    }
 done:
+    free(runs);
     intervals_free(&a);
     intervals_free(&b);
     PyBuffer_Release(&ri);
@@ -355,4 +411,9 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rlecore",
                                     "Compressed RLE strings in one C pass.", -1, methods};
 
-PyMODINIT_FUNC PyInit__rlecore(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rlecore(void) {
+    KEY_COUNTS = PyUnicode_InternFromString("counts");
+    KEY_SIZE = PyUnicode_InternFromString("size");
+    if (!KEY_COUNTS || !KEY_SIZE) return NULL;
+    return PyModule_Create(&module);
+}

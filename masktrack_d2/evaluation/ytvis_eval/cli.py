@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 from .common import gc_paused
 from .errors import YTVISInputError
 from .gt import load_ytvis_gt
-from .metric import YTVISEval, default_workers
+from .metric import YTVISEval
 from .params import STAT_KEYS
 from .summary import format_table
 from .track_metrics import format_track_table, track_metrics
@@ -37,9 +37,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--lenient", action="store_true", help="score wrong segmentation-list "
                         "lengths and mask sizes as the official evaluator does instead of "
                         "stopping with an error")
-    parser.add_argument("--workers", type=int, default=None, help="processes for the per-video "
-                        "work (default: 2 where a second CPU is idle, else 1); the numbers do "
-                        "not depend on it")
+    parser.add_argument("--workers", type=int, default=1, help="forked processes for the "
+                        "per-video IoU and matching (default 1: on the YouTube-VIS-sized "
+                        "benchmark a second process was slower, as it copies the pages of the "
+                        "parsed results it reads); the numbers do not depend on it")
     parser.add_argument("--verbose", action="store_true", help="log timings")
     parser.add_argument("--track-metrics", action="store_true", help="also compute the "
                         "association metrics as TrackEval does for YouTube-VIS: HOTA, DetA, "
@@ -73,7 +74,7 @@ def _run(args) -> int:
         current = args.results
         ev = None if args.no_ap else YTVISEval(
             gt, args.results, strict=not args.lenient,
-            workers=default_workers() if args.workers is None else args.workers)
+            workers=args.workers)
         if args.track_metrics:  # reuses the results AP has read and checked
             track = track_metrics(gt, args.results if ev is None else ev.results,
                                   strict=not args.lenient)

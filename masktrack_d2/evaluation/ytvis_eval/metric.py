@@ -2,7 +2,6 @@
 accumulate, summarize) and the one-call :func:`evaluate_ytvis`."""
 import logging
 import multiprocessing
-import os
 import time
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Tuple
@@ -29,23 +28,6 @@ def _score_videos_in_worker(jobs):
         return [_FORKED_EVAL._score_video(vid, cats) for vid, cats in jobs]
 
 
-def default_workers() -> int:
-    """Processes for the per-video work: 2 where fork exists and a second CPU is idle (load
-    average below the CPU count minus one), else 1. On a busy machine a second process only
-    competes for the same core (measured: slower)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    try:
-        n_cpu = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n_cpu = os.cpu_count() or 1
-    try:
-        idle = n_cpu - os.getloadavg()[0]
-    except OSError:
-        idle = 0.0
-    return 2 if n_cpu >= 2 and idle >= 1.0 else 1
-
-
 class YTVISEval:
     """The YouTube-VIS metric, staged like pycocotools' COCOeval.
 
@@ -66,7 +48,7 @@ class YTVISEval:
             measured (NaN in ``ious``): no threshold can match it, so the metric is the same.
         verbose: log progress and print the summary table.
         workers: processes for the per-video IoU and matching (forked, Linux / macOS); the
-            numbers do not depend on it. :func:`default_workers` gives the CLI's choice.
+            numbers do not depend on it.
 
     After :meth:`evaluate`, ``ious[(video_id, category_id)]`` is the (D, G) IoU matrix of
     the group's top-100 results (score order) and GT tracks (json order). After

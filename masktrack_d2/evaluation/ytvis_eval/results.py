@@ -6,6 +6,8 @@ import warnings
 from collections import defaultdict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 from .common import PathLike, as_id, is_number, is_path, load_json, short_list
 from .errors import ResultsFormatError, YTVISEvalWarning
 from .gt import YTVISGroundTruth, load_ytvis_gt
@@ -14,6 +16,7 @@ from .rle import check_rles
 logger = logging.getLogger(__name__)
 
 RESULT_KEYS = ("video_id", "category_id", "score", "segmentations")
+_TEXT = (str, bytes)
 
 def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
                      gt: Union[PathLike, Mapping[str, Any], YTVISGroundTruth],
@@ -31,7 +34,8 @@ def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
 
     Returns:
         new dicts ``{"video_id", "category_id", "score" (float), "segmentations", "areas"}``
-        in the given order (``areas``: the RLE area per frame, 0 where there is no mask). With ``strict=False``, results whose category id is not one of the
+        in the given order (``areas``: (len(segmentations),) int64 array, the RLE area per
+        frame, 0 where there is no mask). With ``strict=False``, results whose category id is not one of the
         ground truth's categories are dropped, as the official evaluator drops them (logged
         once); with ``strict=True`` they are an error.
 
@@ -124,7 +128,7 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
 
     # Pass 2: per-frame masks.
     problems = []  # lenient mode: what would have been errors
-    masks, mask_at = [], []  # every mask given to pycocotools, and its (result, frame)
+    masks, mask_result, mask_frame = [], [], []  # every mask, and its result and frame
     kept, dropped = [], defaultdict(int)
     cat_set = set(gt.category_ids)
     for i, (r, (vid, cat)) in enumerate(zip(results, ids)):
@@ -138,15 +142,18 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
             problems.append(msg)
         size = gt.video_size(vid)
         size_list = list(size) if size is not None else None
-        for f, s in enumerate(segms):
-            if not s:  # None / {} / []: no mask in this frame (truthiness, as officially)
-                continue
-            if type(s) is dict and size_list is not None and s.get("size") == size_list:
-                counts = s.get("counts")
-                if type(counts) is str or type(counts) is bytes:
-                    masks.append(s)  # the common case, checked quickly
-                    mask_at.append((i, f))
-                    continue
+        # None / {} / []: no mask in this frame (truthiness, as officially)
+        frames = [f for f, s in enumerate(segms) if s]
+        present = [segms[f] for f in frames]
+        if size_list is not None and all(  # the common case, checked quickly
+                type(s) is dict and s.get("size") == size_list
+                and type(s.get("counts")) in _TEXT for s in present):
+            masks.extend(present)
+            mask_result.extend([i] * len(frames))
+            mask_frame.extend(frames)
+            frames = ()
+        for f in frames:  # the rest, one by one, for the error message or the odd case
+            s = segms[f]
             if not isinstance(s, Mapping) or "counts" not in s or "size" not in s:
                 kind = "polygons" if isinstance(s, list) else f"a {type(s).__name__}"
                 raise ResultsFormatError(
@@ -174,7 +181,8 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
                     raise ResultsFormatError(msg)
                 problems.append(msg)
             masks.append(s)
-            mask_at.append((i, f))
+            mask_result.append(i)
+            mask_frame.append(f)
         if cat not in cat_set:
             if strict:
                 raise ResultsFormatError(
@@ -184,23 +192,23 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
             dropped[cat] += 1
             continue
         kept.append({"video_id": vid, "category_id": cat, "score": float(r["score"]),
-                     "segmentations": list(segms), "_index": i})
+                     "segmentations": segms if type(segms) is list else list(segms),
+                     "_index": i})
     areas, found = check_rles(masks)
     if found:
-        i, f = mask_at[found[0][0]]
+        i, f = mask_result[found[0][0]], mask_frame[found[0][0]]
         raise ResultsFormatError(f"video_id {ids[i][0]}: result #{i} field 'segmentations' "
                                  f"frame {f}: {found[0][1]}")
     # the areas the check measured, per kept result and frame (as the official loadRes
     # adds 'areas'), so that the IoU does not measure them again
-    per_result = defaultdict(list)
-    for (i, f), a in zip(mask_at, areas.tolist()):
-        per_result[i].append((f, a))
+    lengths = np.fromiter((len(r["segmentations"]) for r in results), np.int64, len(results))
+    start = np.zeros(len(results) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=start[1:])
+    flat = np.zeros(int(start[-1]), dtype=np.int64)
+    flat[start[np.asarray(mask_result, dtype=np.int64)] + np.asarray(mask_frame, np.int64)] = areas
     for r in kept:
         i = r.pop("_index")
-        frame_areas = [0] * len(r["segmentations"])
-        for f, a in per_result.get(i, ()):
-            frame_areas[f] = a
-        r["areas"] = frame_areas
+        r["areas"] = flat[start[i]:start[i + 1]]
     if problems:
         logger.warning("%d problems in the results, scored as the official evaluator scores them "
                        "(frames beyond the shorter list and differently sized masks add nothing); "
