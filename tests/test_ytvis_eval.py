@@ -27,7 +27,21 @@ from masktrack_d2.evaluation.ytvis_eval import (
     video_iou_loop,
 )
 
+from masktrack_d2.evaluation.ytvis_eval.rle import rle_core
+
 H, W = 20, 30
+
+
+@pytest.fixture(params=["c_extension", "pycocotools"])
+def rle_impl(request, monkeypatch):
+    """Runs a test with the C extension (where built) and with the pycocotools path."""
+    if request.param == "c_extension":
+        if rle_core() is None:
+            pytest.skip("the C extension _rlecore is not built here")
+        monkeypatch.setenv("MASKTRACK_D2_RLE_CORE", "1")
+    else:
+        monkeypatch.setenv("MASKTRACK_D2_RLE_CORE", "0")
+    return request.param
 
 
 # ------------------------------------------------------------------------------------------
@@ -125,7 +139,7 @@ def test_perfect_prediction_scores_one():
         assert stats[k] == -1.0, k
 
 
-def test_one_missed_frame_gives_iou_two_thirds():
+def test_one_missed_frame_gives_iou_two_thirds(rle_impl):
     gt = make_gt([gt_ann(1, 1, [A, A, A])])
     ev = run(gt, [res(1, [A, A, None])])
     assert ev.ious[(1, 1)][0, 0] == 2 / 3
@@ -136,7 +150,7 @@ def test_one_missed_frame_gives_iou_two_thirds():
     assert ev.stats["AR10"] == approx(0.4)
 
 
-def test_iou_is_ratio_of_sums_not_mean_of_frame_ious():
+def test_iou_is_ratio_of_sums_not_mean_of_frame_ious(rle_impl):
     small = box(0, 1, 0, 2)  # 2 px inside A
     gt = make_gt([gt_ann(1, 1, [A, small])])
     ev = run(gt, [res(1, [A, A])])
@@ -144,7 +158,7 @@ def test_iou_is_ratio_of_sums_not_mean_of_frame_ious():
     assert ev.ious[(1, 1)][0, 0] == 32 / 60
 
 
-def test_swapped_track_ids_cost_iou():
+def test_swapped_track_ids_cost_iou(rle_impl):
     # two GT tracks, each result follows one of them but swaps in the last of 5 frames
     gt = make_gt([gt_ann(1, 1, [A, A, A, A, A]), gt_ann(2, 1, [B, B, B, B, B])])
     ev = run(gt, [res(1, [A, A, A, A, B], 0.9), res(1, [B, B, B, B, A], 0.8)])
@@ -196,7 +210,7 @@ def test_non_finite_scores_are_an_error(score):
     (box(0, 5, 0, 6, h=H - 1)["counts"], "add up to 570, not height x width = 600"),
     (box(0, 5, 0, 6, h=H + 1)["counts"], "add up to 630, not height x width = 600"),
 ])
-def test_counts_that_are_not_an_rle_of_the_size_are_an_error(counts, why, tmp_path):
+def test_counts_that_are_not_an_rle_of_the_size_are_an_error(counts, why, tmp_path, rle_impl):
     gt = make_gt([gt_ann(1, 1, [A, A])])
     bad = {"size": [H, W], "counts": counts}
     path = tmp_path / "results.json"
@@ -209,10 +223,10 @@ def test_counts_that_are_not_an_rle_of_the_size_are_an_error(counts, why, tmp_pa
         assert why in msg and "\n" not in msg, msg
 
 
-def test_rle_check_agrees_with_a_plain_decoder_on_random_strings():
-    """rle_problems' sum of run lengths (from two pycocotools passes) against a direct decode
-    of random strings of the alphabet, canonical or not."""
-    from masktrack_d2.evaluation.ytvis_eval.rle import rle_problems
+def test_rle_check_agrees_with_a_plain_decoder_on_random_strings(rle_impl):
+    """The RLE check's verdicts and areas against a direct decode of random strings of the
+    alphabet, canonical or not, in both implementations."""
+    from masktrack_d2.evaluation.ytvis_eval.rle import check_rles
 
     def total(s):  # pycocotools' string decoding, in Python
         cnts, p = [], 0
@@ -232,7 +246,7 @@ def test_rle_check_agrees_with_a_plain_decoder_on_random_strings():
         return cnts
 
     rng = np.random.default_rng(0)
-    objs, expect = [], []
+    objs, expect, areas = [], [], []
     for _ in range(3000):
         h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
         if rng.random() < 0.5:  # a real mask, maybe with a wrong size
@@ -245,16 +259,21 @@ def test_rle_check_agrees_with_a_plain_decoder_on_random_strings():
             s = "".join(chr(48 + int(v)) for v in rng.integers(0, 64, n - 1))
             s += chr(48 + int(rng.integers(0, 32)))
         cnts = total(s)
-        if len(cnts) % 2 == 0 and cnts[-1] == 0:
-            continue  # an empty last run of ones: the one case the check may miss
+        if rle_impl == "pycocotools" and len(cnts) % 2 == 0 and cnts[-1] == 0:
+            continue  # an empty last run of ones: the one case its check may miss
         objs.append({"size": [h, w], "counts": s})
         expect.append(sum(cnts) != h * w or h < 1)
-    flagged = {i for i, _ in rle_problems(objs)}
+        areas.append(sum(cnts[1::2]))
+    got_areas, problems = check_rles(objs)
+    flagged = {i for i, _ in problems}
     assert flagged == {i for i, e in enumerate(expect) if e}
     assert 100 < len(flagged) < len(objs) - 100
+    ok = np.array([not e for e in expect])
+    np.testing.assert_array_equal(got_areas[ok], np.array(areas)[ok])
+    assert (got_areas[~ok] == 0).all()
 
 
-def test_empty_frames_none_empty_dict_and_all_zero_rle_are_alike():
+def test_empty_frames_none_empty_dict_and_all_zero_rle_are_alike(rle_impl):
     gt = make_gt([gt_ann(1, 1, [A, A, A])])
     for absent in (None, {}, [], empty()):
         ev = run(gt, [res(1, [A, A, absent])])
@@ -268,7 +287,7 @@ def test_empty_frames_none_empty_dict_and_all_zero_rle_are_alike():
     assert ev.ious[(1, 1)][0, 0] == 0.0
 
 
-def test_union_zero_gives_iou_zero():
+def test_union_zero_gives_iou_zero(rle_impl):
     assert video_iou([[None, empty()]], [[empty(), None]]).tolist() == [[0.0]]
     assert video_iou_loop([[None, empty()]], [[empty(), None]]).tolist() == [[0.0]]
 
@@ -304,7 +323,7 @@ def test_crowd_gt_ignores_its_matches_and_is_taken_many_times():
     assert stats["AP"] == approx(1.0) and stats["AR10"] == 1.0
 
 
-def test_crowd_gt_uses_plain_iou():
+def test_crowd_gt_uses_plain_iou(rle_impl):
     big = box(0, 20, 0, 30)  # 600 px crowd region
     gt = make_gt([gt_ann(1, 1, [A, A]), gt_ann(2, 1, [big, big], iscrowd=1)])
     # inside the crowd region (COCO's crowd IoU would be 1) but plain IoU 0.05: a false positive
@@ -600,7 +619,7 @@ def _random_sequences(rng, n, frames_lo=2, frames_hi=8):
     return seqs
 
 
-def test_vectorized_iou_equals_the_loop_on_random_data():
+def test_vectorized_iou_equals_the_loop_on_random_data(rle_impl):
     rng = np.random.default_rng(0)
     for _ in range(150):
         d = _random_sequences(rng, int(rng.integers(0, 7)))
@@ -610,7 +629,7 @@ def test_vectorized_iou_equals_the_loop_on_random_data():
         np.testing.assert_array_equal(fast, slow)
 
 
-def test_vectorized_iou_special_masks():
+def test_vectorized_iou_special_masks(rle_impl):
     # a run wrapping from the bottom of one column to the top of the next (its bounding box
     # spans the full height), overlapping the GT only at the top
     m = np.zeros((H, W), dtype=np.uint8)
@@ -658,7 +677,7 @@ def _random_case(rng, n_videos, n=4):
     return make_gt(anns, videos=list(range(1, n_videos + 2)), n_frames=n, n_categories=3), results
 
 
-def test_full_metric_vectorized_equals_loop_on_random_data():
+def test_full_metric_vectorized_equals_loop_on_random_data(rle_impl):
     gt, results = _random_case(np.random.default_rng(2), 6)
     a = run(gt, results, strict=False, iou_impl="vectorized")
     b = run(gt, results, strict=False, iou_impl="loop")
@@ -678,7 +697,7 @@ def test_full_metric_vectorized_equals_loop_on_random_data():
     assert set(a.per_category_ap()) == {"cat1", "cat2", "cat3"}
 
 
-def test_two_workers_give_the_same_numbers():
+def test_two_workers_give_the_same_numbers(rle_impl):
     # enough videos that the per-video work is really split over two forked processes
     gt, results = _random_case(np.random.default_rng(5), 3 * Y.metric._MIN_VIDEOS_PER_WORKER)
     one = run(gt, results, strict=False)

@@ -243,85 +243,6 @@ fail:
     return NULL;
 }
 
-/* The ones runs of a list of masks as [start, end) pixel intervals, in one buffer. */
-typedef struct {
-    int64_t *iv;       /* 2 values per interval */
-    Py_ssize_t *first; /* mask i's intervals are iv[2 * first[i] .. 2 * first[i + 1]) */
-    const char **texts;
-    Py_ssize_t *lens;
-    Py_ssize_t n;
-} Intervals;
-
-static void intervals_free(Intervals *t) {
-    free(t->iv);
-    free(t->first);
-    free(t->texts);
-    free(t->lens);
-    t->iv = NULL;
-    t->first = NULL;
-    t->texts = NULL;
-    t->lens = NULL;
-}
-
-/* With the GIL: where the strings of ``list`` are, and room for their intervals. */
-static int intervals_prepare(PyObject *list, const char *name, Intervals *t) {
-    Py_ssize_t n = PyList_GET_SIZE(list), i, total_len = 0;
-    t->n = n;
-    t->first = malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
-    t->texts = malloc((size_t)(n + 1) * sizeof(*t->texts));
-    t->lens = malloc((size_t)(n + 1) * sizeof(*t->lens));
-    if (!t->first || !t->texts || !t->lens) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        t->texts[i] = text_of(PyList_GET_ITEM(list, i), &t->lens[i]);
-        if (!t->texts[i]) {
-            PyErr_Format(PyExc_TypeError, "intersections: %s[%zd] is not an ASCII str / bytes",
-                         name, i);
-            return -1;
-        }
-        total_len += t->lens[i] / 2 + 1;  /* a run takes at least one character */
-    }
-    t->iv = malloc((size_t)(2 * total_len + 2) * sizeof(int64_t));
-    if (!t->iv) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
-}
-
-/* Without the GIL: decode every string into its ones intervals. Returns the index of the
-   first string that is not a compressed RLE (or has a negative run), or -1. */
-static Py_ssize_t intervals_decode(Intervals *t, int64_t *runs) {
-    Py_ssize_t i, used = 0;
-    for (i = 0; i < t->n; i++) {
-        Py_ssize_t m, j;
-        int64_t pos = 0;
-        m = decode(t->texts[i], t->lens[i], runs);
-        if (m < 0) return i;
-        t->first[i] = used;
-        for (j = 0; j < m; j++) {
-            if (runs[j] < 0) return i;
-            if ((j & 1) && runs[j] > 0) {
-                t->iv[2 * used] = pos;
-                t->iv[2 * used + 1] = pos + runs[j];
-                used++;
-            }
-            pos += runs[j];
-        }
-    }
-    t->first[t->n] = used;
-    return -1;
-}
-
-static Py_ssize_t max_len(const Intervals *t) {
-    Py_ssize_t i, m = 1;
-    for (i = 0; i < t->n; i++)
-        if (t->lens[i] > m) m = t->lens[i];
-    return m;
-}
-
 /* Pixels in both interval lists (each sorted and disjoint). */
 static int64_t overlap(const int64_t *a, Py_ssize_t na, const int64_t *b, Py_ssize_t nb) {
     Py_ssize_t i = 0, j = 0;
@@ -337,74 +258,240 @@ static int64_t overlap(const int64_t *a, Py_ssize_t na, const int64_t *b, Py_ssi
     return sum;
 }
 
-static PyObject *intersections(PyObject *self, PyObject *args) {
-    PyObject *rows, *cols, *out = NULL;
-    Py_buffer ri, ci;
-    Intervals a = {0}, b = {0};
-    Py_ssize_t k, i, n_rows, n_cols, bad_a = -1, bad_b = -1;
-    const int64_t *r, *c;
-    int64_t *res, *runs = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!y*y*:intersections", &PyList_Type, &rows, &PyList_Type,
-                          &cols, &ri, &ci))
+/* One frame of one track: where its string is, its size and area, and, once decoded, the
+   range of its ones intervals in the shared buffer. */
+typedef struct {
+    const char *text;
+    Py_ssize_t len;
+    int64_t h, w, area;
+    Py_ssize_t first, count;
+    char present, needed;
+} Mask;
+
+/* A list of tracks (each a list with a compressed RLE dict or a falsy value per frame) as
+   n x frames Masks. */
+typedef struct {
+    Mask *m;
+    Py_ssize_t n, frames, *length;
+} Tracks;
+
+static void tracks_free(Tracks *t) {
+    free(t->m);
+    free(t->length);
+    t->m = NULL;
+    t->length = NULL;
+}
+
+/* With the GIL. ``areas``: int64 (n, frames) with frames = the longest track. */
+static int tracks_of(PyObject *seqs, Py_buffer *areas, const char *name, Tracks *t) {
+    Py_ssize_t i, f;
+    const int64_t *area;
+    t->n = PyList_GET_SIZE(seqs);
+    t->frames = 0;
+    t->m = NULL;
+    t->length = calloc((size_t)t->n + 1, sizeof(Py_ssize_t));
+    if (!t->length) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < t->n; i++) {
+        PyObject *seq = PyList_GET_ITEM(seqs, i);
+        if (!PyList_Check(seq) && !PyTuple_Check(seq)) {
+            PyErr_Format(PyExc_TypeError, "video_iou: %s[%zd] is not a list", name, i);
+            return -1;
+        }
+        t->length[i] = PySequence_Fast_GET_SIZE(seq);
+        if (t->length[i] > t->frames) t->frames = t->length[i];
+    }
+    if (areas->len != t->n * t->frames * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_Format(PyExc_ValueError, "video_iou: %s areas are not int64 (%zd, %zd)", name,
+                     t->n, t->frames);
+        return -1;
+    }
+    area = (const int64_t *)areas->buf;
+    t->m = calloc((size_t)(t->n * t->frames) + 1, sizeof(Mask));
+    if (!t->m) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < t->n; i++) {
+        PyObject *seq = PyList_GET_ITEM(seqs, i);
+        for (f = 0; f < t->length[i]; f++) {
+            PyObject *o = PySequence_Fast_GET_ITEM(seq, f), *counts, *size;
+            Mask *k = &t->m[i * t->frames + f];
+            int truth = PyObject_IsTrue(o);
+            long long h, w;
+            if (truth < 0) return -1;
+            if (!truth) continue;  /* None / {} / []: no mask in this frame */
+            counts = PyDict_Check(o) ? PyDict_GetItem(o, KEY_COUNTS) : NULL;
+            size = PyDict_Check(o) ? PyDict_GetItem(o, KEY_SIZE) : NULL;
+            if (!counts || !size || !(k->text = text_of(counts, &k->len)) ||
+                (!PyList_Check(size) && !PyTuple_Check(size)) ||
+                PySequence_Fast_GET_SIZE(size) != 2 ||
+                (h = dimension(PySequence_Fast_GET_ITEM(size, 0))) < 1 ||
+                (w = dimension(PySequence_Fast_GET_ITEM(size, 1))) < 1) {
+                PyErr_Format(PyExc_ValueError, "video_iou: %s[%zd][%zd] is not a compressed RLE "
+                             "{size: [h, w], counts: str}", name, i, f);
+                return -1;
+            }
+            k->h = h;
+            k->w = w;
+            k->area = area[i * t->frames + f];
+            k->present = 1;
+        }
+    }
+    return 0;
+}
+
+/* Without the GIL: the ones intervals of the needed masks. Returns the index of the first
+   that is not a compressed RLE, or -1. */
+static Py_ssize_t tracks_decode(Tracks *t, int64_t *iv, Py_ssize_t *used, int64_t *runs) {
+    Py_ssize_t i, n = t->n * t->frames;
+    for (i = 0; i < n; i++) {
+        Mask *k = &t->m[i];
+        Py_ssize_t m, j;
+        int64_t pos = 0;
+        if (!k->needed) continue;
+        if ((m = decode(k->text, k->len, runs)) < 0) return i;
+        k->first = *used;
+        for (j = 0; j < m; j++) {
+            if (runs[j] < 0) return i;
+            if ((j & 1) && runs[j] > 0) {
+                iv[2 * *used] = pos;
+                iv[2 * *used + 1] = pos + runs[j];
+                (*used)++;
+            }
+            pos += runs[j];
+        }
+        k->count = *used - k->first;
+    }
+    return -1;
+}
+
+/*
+ * video_iou(dt_seqs, gt_seqs, dt_areas, gt_areas, min_iou) -> (intersections, unions)
+ *
+ * The spatio-temporal IoU terms of every (result, GT) pair of a video: over the frames both
+ * lists have (the shorter list ends the sum), the pixels in both masks and in either. A
+ * frame where only one has a mask adds its area to the union; a frame where the two masks
+ * have different sizes adds nothing. ``*_areas``: int64 (tracks, longest track) buffers of
+ * the RLE areas. With min_iou > 0, a pair whose IoU provably stays below it (the
+ * intersection is at most the smaller mask) is not measured: its union comes back as -1.
+ * Returns two int64[D * G] bytes objects.
+ */
+static PyObject *video_iou(PyObject *self, PyObject *args) {
+    PyObject *dt_seqs, *gt_seqs, *inter_b = NULL, *union_b = NULL;
+    Py_buffer dt_areas, gt_areas;
+    double min_iou;
+    Tracks dt = {0}, gt = {0};
+    int64_t *iv = NULL, *runs = NULL, *inter, *uni;
+    Py_ssize_t d, g, f, i, chars = 0, longest = 1, used = 0, bad_dt = -1, bad_gt = -1;
+    if (!PyArg_ParseTuple(args, "O!O!y*y*d:video_iou", &PyList_Type, &dt_seqs, &PyList_Type,
+                          &gt_seqs, &dt_areas, &gt_areas, &min_iou))
         return NULL;
-    if (ri.len != ci.len || ri.len % (Py_ssize_t)sizeof(int64_t)) {
-        PyErr_SetString(PyExc_ValueError, "intersections: index buffers of different lengths");
-        goto done;
-    }
-    k = ri.len / (Py_ssize_t)sizeof(int64_t);
-    r = (const int64_t *)ri.buf;
-    c = (const int64_t *)ci.buf;
-    n_rows = PyList_GET_SIZE(rows);
-    n_cols = PyList_GET_SIZE(cols);
-    for (i = 0; i < k; i++) {
-        if (r[i] < 0 || r[i] >= n_rows || c[i] < 0 || c[i] >= n_cols) {
-            PyErr_Format(PyExc_IndexError, "intersections: pair %zd indexes outside the lists", i);
-            goto done;
+    if (tracks_of(dt_seqs, &dt_areas, "dt", &dt) || tracks_of(gt_seqs, &gt_areas, "gt", &gt))
+        goto fail;
+    inter_b = PyBytes_FromStringAndSize(NULL, dt.n * gt.n * (Py_ssize_t)sizeof(int64_t));
+    union_b = PyBytes_FromStringAndSize(NULL, dt.n * gt.n * (Py_ssize_t)sizeof(int64_t));
+    if (!inter_b || !union_b) goto fail;
+    inter = (int64_t *)PyBytes_AS_STRING(inter_b);
+    uni = (int64_t *)PyBytes_AS_STRING(union_b);
+    /* the area terms, the pruning, and the masks the measured pairs need decoded */
+    for (d = 0; d < dt.n; d++)
+        for (g = 0; g < gt.n; g++) {
+            Py_ssize_t stop = dt.length[d] < gt.length[g] ? dt.length[d] : gt.length[g];
+            int64_t only = 0, lo = 0, hi = 0;
+            int any = 0;
+            for (f = 0; f < stop; f++) {
+                const Mask *a = &dt.m[d * dt.frames + f], *b = &gt.m[g * gt.frames + f];
+                if (a->present && b->present) {
+                    if (a->h == b->h && a->w == b->w) {
+                        lo += a->area < b->area ? a->area : b->area;
+                        hi += a->area > b->area ? a->area : b->area;
+                        any = 1;
+                    }
+                } else {
+                    only += a->present ? a->area : b->present ? b->area : 0;
+                }
+            }
+            inter[d * gt.n + g] = 0;
+            uni[d * gt.n + g] = only;
+            if (any && min_iou > 0 && (double)lo < (min_iou - 1e-9) * (double)(hi + only)) {
+                uni[d * gt.n + g] = -1;  /* pruned */
+                continue;
+            }
+            for (f = 0; f < stop && any; f++) {
+                Mask *a = &dt.m[d * dt.frames + f], *b = &gt.m[g * gt.frames + f];
+                if (a->present && b->present && a->h == b->h && a->w == b->w)
+                    a->needed = b->needed = 1;
+            }
         }
+    for (i = 0; i < dt.n * dt.frames + gt.n * gt.frames; i++) {
+        const Mask *k = i < dt.n * dt.frames ? &dt.m[i] : &gt.m[i - dt.n * dt.frames];
+        if (!k->needed) continue;
+        if (k->len > longest) longest = k->len;
+        chars += k->len / 2 + 1;  /* a run takes at least one character */
     }
-    if (intervals_prepare(rows, "rows", &a) || intervals_prepare(cols, "cols", &b)) goto done;
-    {
-        Py_ssize_t ma = max_len(&a), mb = max_len(&b);
-        runs = malloc((size_t)(ma > mb ? ma : mb) * sizeof(int64_t));
+    iv = malloc((size_t)(2 * chars + 2) * sizeof(int64_t));
+    runs = malloc((size_t)longest * sizeof(int64_t));
+    if (!iv || !runs) {
+        PyErr_NoMemory();
+        goto fail;
     }
-    out = PyBytes_FromStringAndSize(NULL, k * (Py_ssize_t)sizeof(int64_t));
-    if (!out || !runs) {
-        if (!PyErr_Occurred()) PyErr_NoMemory();
-        Py_CLEAR(out);
-        goto done;
-    }
-    res = (int64_t *)PyBytes_AS_STRING(out);
-    /* The lists keep the strings alive; other threads may run Python meanwhile. */
     Py_BEGIN_ALLOW_THREADS
-    bad_a = intervals_decode(&a, runs);
-    if (bad_a < 0) bad_b = intervals_decode(&b, runs);
-    if (bad_a < 0 && bad_b < 0) {
-        for (i = 0; i < k; i++) {
-            Py_ssize_t a0 = a.first[r[i]], b0 = b.first[c[i]];
-            res[i] = overlap(a.iv + 2 * a0, a.first[r[i] + 1] - a0, b.iv + 2 * b0,
-                             b.first[c[i] + 1] - b0);
-        }
+    bad_dt = tracks_decode(&dt, iv, &used, runs);
+    if (bad_dt < 0) bad_gt = tracks_decode(&gt, iv, &used, runs);
+    if (bad_dt < 0 && bad_gt < 0) {
+        for (d = 0; d < dt.n; d++)
+            for (g = 0; g < gt.n; g++) {
+                Py_ssize_t stop = dt.length[d] < gt.length[g] ? dt.length[d] : gt.length[g];
+                int64_t in = 0, un = uni[d * gt.n + g];
+                if (un < 0) continue;  /* pruned */
+                for (f = 0; f < stop; f++) {
+                    const Mask *a = &dt.m[d * dt.frames + f], *b = &gt.m[g * gt.frames + f];
+                    if (a->needed && b->needed && a->h == b->h && a->w == b->w) {
+                        int64_t both = overlap(iv + 2 * a->first, a->count,
+                                               iv + 2 * b->first, b->count);
+                        in += both;
+                        un += a->area + b->area - both;
+                    }
+                }
+                inter[d * gt.n + g] = in;
+                uni[d * gt.n + g] = un;
+            }
     }
     Py_END_ALLOW_THREADS
-    if (bad_a >= 0 || bad_b >= 0) {
-        PyErr_Format(PyExc_ValueError, "intersections: %s[%zd] is not a compressed RLE",
-                     bad_a >= 0 ? "rows" : "cols", bad_a >= 0 ? bad_a : bad_b);
-        Py_CLEAR(out);
+    if (bad_dt >= 0 || bad_gt >= 0) {
+        Tracks *t = bad_dt >= 0 ? &dt : &gt;
+        Py_ssize_t at = bad_dt >= 0 ? bad_dt : bad_gt;
+        PyErr_Format(PyExc_ValueError, "video_iou: %s[%zd][%zd] is not a compressed RLE",
+                     bad_dt >= 0 ? "dt" : "gt", at / t->frames, at % t->frames);
+        goto fail;
     }
-done:
+    free(iv);
     free(runs);
-    intervals_free(&a);
-    intervals_free(&b);
-    PyBuffer_Release(&ri);
-    PyBuffer_Release(&ci);
-    return out;
+    tracks_free(&dt);
+    tracks_free(&gt);
+    PyBuffer_Release(&dt_areas);
+    PyBuffer_Release(&gt_areas);
+    return Py_BuildValue("(NN)", inter_b, union_b);
+fail:
+    free(iv);
+    free(runs);
+    tracks_free(&dt);
+    tracks_free(&gt);
+    PyBuffer_Release(&dt_areas);
+    PyBuffer_Release(&gt_areas);
+    Py_XDECREF(inter_b);
+    Py_XDECREF(union_b);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(objs) -> (areas int64 bytes, totals int64 bytes, status uint8 bytes)"},
-    {"intersections", intersections, METH_VARARGS,
-     "intersections(rows, cols, row_index, col_index) -> int64 bytes"},
+    {"video_iou", video_iou, METH_VARARGS,
+     "video_iou(dt_seqs, gt_seqs, dt_areas, gt_areas, min_iou) -> (intersections, unions)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -21,7 +21,9 @@ class TrackMasks:
     :meth:`fill_areas`) RLE area; 0 where a track has no mask or has ended.
 
     ``present`` is Python truthiness of the frame entry (docs/evaluation.md, "Video IoU").
-    ``objs``, ``track`` and ``frame`` list the present masks, track by track.
+    ``objs``, ``track`` and ``frame`` list the present masks, track by track. They, and the
+    presence and sizes, are indexed on first use: with known areas, the C extension reads
+    the tracks themselves.
     """
 
     def __init__(self, seqs: Sequence[Sequence[Optional[Mapping]]],
@@ -29,36 +31,50 @@ class TrackMasks:
         self.seqs = seqs
         n = len(seqs)
         self.lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        f_max = int(self.lengths.max()) if n else 0
-        objs, track, frame = [], [], []
-        for t, seq in enumerate(seqs):
-            fs = [f for f, r in enumerate(seq) if r]
-            objs.extend([seq[f] for f in fs])
-            track.extend([t] * len(fs))
-            frame.extend(fs)
-        self.objs = objs
-        self.track = np.array(track, dtype=np.int64)
-        self.frame = np.array(frame, dtype=np.int64)
-        self.present = np.zeros((n, f_max), dtype=bool)
-        self.present[self.track, self.frame] = True
-        self.heights = np.zeros((n, f_max), dtype=np.int64)
-        self.widths = np.zeros((n, f_max), dtype=np.int64)
-        sizes = [o["size"] for o in objs]
-        if sizes and sizes.count(sizes[0]) == len(sizes):  # usually all of the video's size
-            self.heights[self.track, self.frame] = sizes[0][0]
-            self.widths[self.track, self.frame] = sizes[0][1]
-        elif sizes:
-            sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)
-            self.heights[self.track, self.frame] = sizes[:, 0]
-            self.widths[self.track, self.frame] = sizes[:, 1]
+        self.n_frames = int(self.lengths.max()) if n else 0
         self.areas: Optional[np.ndarray] = None
         if areas is not None and n:  # known per-frame areas of the seqs (0 where absent)
-            self.areas = np.zeros((n, f_max), dtype=np.int64)
+            self.areas = np.zeros((n, self.n_frames), dtype=np.int64)
             for t, a in enumerate(areas):
                 self.areas[t, :len(a)] = a
+        self._index: Optional[dict] = None
+
+    def _indexed(self) -> dict:
+        if self._index is None:
+            n, f_max = len(self.seqs), self.n_frames
+            objs, track, frame = [], [], []
+            for t, seq in enumerate(self.seqs):
+                fs = [f for f, r in enumerate(seq) if r]
+                objs.extend([seq[f] for f in fs])
+                track.extend([t] * len(fs))
+                frame.extend(fs)
+            track = np.array(track, dtype=np.int64)
+            frame = np.array(frame, dtype=np.int64)
+            present = np.zeros((n, f_max), dtype=bool)
+            present[track, frame] = True
+            heights = np.zeros((n, f_max), dtype=np.int64)
+            widths = np.zeros((n, f_max), dtype=np.int64)
+            sizes = [o["size"] for o in objs]
+            if sizes and sizes.count(sizes[0]) == len(sizes):  # usually all of the video's size
+                heights[track, frame] = sizes[0][0]
+                widths[track, frame] = sizes[0][1]
+            elif sizes:
+                sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)
+                heights[track, frame] = sizes[:, 0]
+                widths[track, frame] = sizes[:, 1]
+            self._index = dict(objs=objs, track=track, frame=frame, present=present,
+                               heights=heights, widths=widths)
+        return self._index
+
+    objs = property(lambda self: self._indexed()["objs"])
+    track = property(lambda self: self._indexed()["track"])
+    frame = property(lambda self: self._indexed()["frame"])
+    present = property(lambda self: self._indexed()["present"])
+    heights = property(lambda self: self._indexed()["heights"])
+    widths = property(lambda self: self._indexed()["widths"])
 
     def fill_areas(self) -> "TrackMasks":
-        """Compute the RLE area of every mask (one pycocotools pass)."""
+        """Compute the RLE area of every mask (one pass of the C extension or pycocotools)."""
         if self.areas is None:
             self.areas = np.zeros(self.present.shape, dtype=np.int64)
             self.areas[self.track, self.frame] = rle_areas(self.objs)
@@ -67,12 +83,8 @@ class TrackMasks:
     def take(self, idx: Sequence[int]) -> "TrackMasks":
         """The tracks ``idx`` (areas included) as a new TrackMasks."""
         self.fill_areas()
-        out = TrackMasks([])
         idx = np.asarray(idx, dtype=np.int64)
-        out.seqs = [self.seqs[i] for i in idx.tolist()]
-        for name in ("lengths", "present", "heights", "widths", "areas"):
-            setattr(out, name, getattr(self, name)[idx])
-        return out
+        return TrackMasks([self.seqs[i] for i in idx.tolist()], self.areas[idx])
 
     def padded(self, name: str, n_frames: int) -> np.ndarray:
         a = getattr(self, name)
@@ -83,13 +95,29 @@ class TrackMasks:
         return out
 
     def mean_areas(self) -> np.ndarray:
-        """Per track: mean RLE area over frames with a non-empty mask, 0 if none
-        (docs/evaluation.md, "Results"). Integer sum, one division, like numpy's mean."""
-        count = np.count_nonzero(self.areas, axis=1)
-        total = self.areas.sum(axis=1)
-        out = np.zeros(len(count), dtype=np.float64)
-        np.divide(total, count, out=out, where=count > 0)
-        return out
+        """Per track: mean RLE area over frames with a non-empty mask (:func:`mean_track_areas`)."""
+        return mean_track_areas(self.areas)
+
+
+def mean_track_areas(areas) -> np.ndarray:
+    """(N,) float64: per track, the mean of its RLE areas over frames with a non-empty mask, 0
+    if none (docs/evaluation.md, "Results"). Integer sum, one division, like numpy's mean.
+
+    Args:
+        areas: (N, F) int array, or N sequences of per-frame areas (0 where no mask).
+    """
+    if not isinstance(areas, np.ndarray):  # per-track sums over one concatenation
+        lengths = np.fromiter(map(len, areas), np.int64, len(areas))
+        flat = np.concatenate([np.asarray(a, dtype=np.int64) for a in areas] + [np.zeros(1, np.int64)])
+        start = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        total = np.where(lengths > 0, np.add.reduceat(flat, start), 0)
+        count = np.where(lengths > 0, np.add.reduceat((flat != 0).astype(np.int64), start), 0)
+    else:
+        count = np.count_nonzero(areas, axis=1)
+        total = areas.sum(axis=1)
+    out = np.zeros(len(count), dtype=np.float64)
+    np.divide(total, count, out=out, where=count > 0)
+    return out
 
 
 def rle_areas(objs: List[Mapping]) -> np.ndarray:
@@ -120,8 +148,7 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     How: with the RLE areas of every mask, the frames where only one of a pair has a mask
     and the frames where both have masks of different sizes (adding nothing; docs/
     evaluation.md, "Video IoU") are sums of areas. Only the intersections of same-frame,
-    same-size pairs need the masks themselves: the C extension decodes each needed mask once
-    and intersects its runs; without it, the masks of several frames go into one
+    same-size pairs need the masks themselves: the masks of several frames go into one
     ``mask.iou`` call, each relabelled with the size [h, w + frame]. pycocotools reads only
     the height when it decodes a mask and computes its bounding box (the width only bounds
     the box from above), so nothing changes for a mask, but masks of different frames now
@@ -130,10 +157,13 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     rounding (the float error is far below 0.5 pixel for any frame size).
     """
     D, G = len(dm.seqs), len(gm.seqs)
-    dm.fill_areas()
-    gm.fill_areas()
     if D == 0 or G == 0:
         return np.zeros((D, G)), np.zeros((D, G), dtype=bool)
+    core = rle_core()
+    if core is not None:
+        return iou_matrix_core(core, dm, gm, min_iou)
+    dm.fill_areas()
+    gm.fill_areas()
     F = max(dm.present.shape[1], gm.present.shape[1])
     pd, pg = dm.padded("present", F), gm.padded("present", F)
     ad, ag = dm.padded("areas", F), gm.padded("areas", F)
@@ -167,11 +197,7 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
         measure &= ~pruned
     need = both & measure[None]
 
-    core = rle_core()
-    if core is not None:
-        inter, union_both = _intersections_core(core, dm, gm, need, ad, ag)
-    else:
-        inter, union_both = _intersections_pycocotools(dm, gm, need, a_d, a_g)
+    inter, union_both = _intersections(dm, gm, need, a_d, a_g)
     union = only + union_both
     # pairs without same-size frames in common: intersection 0, union = the "only" sums
 
@@ -186,36 +212,12 @@ def iou_matrix(dm: TrackMasks, gm: TrackMasks,
     return ious, empty
 
 
-def _intersections_core(core, dm: TrackMasks, gm: TrackMasks, need: np.ndarray,
-                        ad: np.ndarray, ag: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _intersections(dm: TrackMasks, gm: TrackMasks, need: np.ndarray,
+                   a_d: np.ndarray, a_g: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Sums over frames of the intersections (D, G) and of the unions (D, G) of the
-    (frame, result, GT) triples ``need`` (F, D, G); ``ad`` (D, F), ``ag`` (G, F): areas.
-    Every needed mask is decoded once, in C."""
-    F, D, G = need.shape
-    f, d, g = np.nonzero(need)
-    need_d, need_g = need.any(axis=2), need.any(axis=1)  # (F, D), (F, G)
-    fd, td = np.nonzero(need_d)
-    fg, tg = np.nonzero(need_g)
-    row_of = np.zeros((F, D), dtype=np.int64)
-    row_of[fd, td] = np.arange(len(fd))
-    col_of = np.zeros((F, G), dtype=np.int64)
-    col_of[fg, tg] = np.arange(len(fg))
-    rows = [dm.seqs[t][k]["counts"] for k, t in zip(fd.tolist(), td.tolist())]
-    cols = [gm.seqs[t][k]["counts"] for k, t in zip(fg.tolist(), tg.tolist())]
-    inter_p = np.frombuffer(core.intersections(rows, cols, row_of[f, d].tobytes(),
-                                               col_of[f, g].tobytes()), dtype=np.int64)
-    pair = d * G + g
-    # float64 sums of integers below 2^53: exact
-    inter = np.bincount(pair, weights=inter_p, minlength=D * G)
-    union = np.bincount(pair, weights=ad[d, f] + ag[g, f] - inter_p, minlength=D * G)
-    return (inter.astype(np.int64).reshape(D, G), union.astype(np.int64).reshape(D, G))
-
-
-def _intersections_pycocotools(dm: TrackMasks, gm: TrackMasks, need: np.ndarray,
-                               a_d: np.ndarray, a_g: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """As :func:`_intersections_core`, from ``mask.iou`` calls (``a_d`` (F, D, 1),
-    ``a_g`` (F, 1, G): areas): the masks of several frames go into one call, each relabelled
-    with the size [h, w + frame], and each intersection is recovered from its IoU."""
+    (frame, result, GT) triples ``need`` (F, D, G), from ``mask.iou`` calls (``a_d``
+    (F, D, 1), ``a_g`` (F, 1, G): areas): the masks of several frames go into one call, each
+    relabelled with the size [h, w + frame], and each intersection is recovered from its IoU."""
     F, D, G = need.shape
     need_d, need_g = need.any(axis=2), need.any(axis=1)  # (F, D), (F, G)
     inter = np.zeros((D, G), dtype=np.int64)
@@ -285,6 +287,30 @@ def mean_areas_loop(seqs) -> np.ndarray:
         if areas.size:
             out[t] = areas.mean()
     return out
+
+
+def iou_matrix_core(core, dm: TrackMasks, gm: TrackMasks,
+                    min_iou: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`iou_matrix` in one C call (``core``: :func:`.rle.rle_core`), same results: the
+    area terms and the pruning from the areas, then each mask a measured pair needs is
+    decoded once and the runs of the two masks are intersected."""
+    D, G = len(dm.seqs), len(gm.seqs)
+    dm.fill_areas()
+    gm.fill_areas()
+    inter, union = core.video_iou(
+        [s if type(s) is list else list(s) for s in dm.seqs],
+        [s if type(s) is list else list(s) for s in gm.seqs],
+        np.ascontiguousarray(dm.areas, dtype=np.int64).tobytes(),
+        np.ascontiguousarray(gm.areas, dtype=np.int64).tobytes(),
+        -1.0 if min_iou is None else float(min_iou))
+    inter = np.frombuffer(inter, dtype=np.int64).reshape(D, G)
+    union = np.frombuffer(union, dtype=np.int64).reshape(D, G)
+    ious = np.zeros((D, G), dtype=np.float64)
+    nz = union > 0
+    ious[nz] = inter[nz] / union[nz]  # int64 sums, one float64 division, as iou_matrix
+    pruned = union < 0
+    ious[pruned] = np.nan
+    return ious, union == 0
 
 
 def video_iou(dt_seqs: Sequence[Sequence[Optional[Mapping]]],

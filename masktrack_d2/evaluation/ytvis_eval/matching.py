@@ -73,6 +73,13 @@ def match_group(ious: np.ndarray, gts: Sequence, scores: np.ndarray, dt_areas: n
     Returns:
         one :class:`GroupResult` per area range.
     """
+    if not gts:  # nothing to match: every result is a false positive or ignored by area
+        T = len(iou_thresholds)
+        matched = np.zeros((T, len(scores)), dtype=bool)
+        lo, hi = np.array([[r[1]] for r in area_ranges]), np.array([[r[2]] for r in area_ranges])
+        outside = ((dt_areas[None, :] < lo) | (dt_areas[None, :] > hi)).repeat(T, axis=0)
+        return [GroupResult(scores, matched, outside[a * T:(a + 1) * T], 0)
+                for a in range(len(area_ranges))]
     out, cache = [], {}
     # pairs not measured (NaN) are below the lowest threshold: any such value will do
     ious_for_matching = np.where(ious == ious, ious, 0.0) if ious.size else ious

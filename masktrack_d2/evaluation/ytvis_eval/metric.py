@@ -10,7 +10,7 @@ import numpy as np
 
 from .common import gc_paused
 from .gt import load_ytvis_gt
-from .iou import TrackMasks, iou_matrix, iou_matrix_loop, mean_areas_loop
+from .iou import TrackMasks, iou_matrix, iou_matrix_loop, mean_areas_loop, mean_track_areas
 from .matching import GroupResult, accumulate, match_group
 from .params import AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS, STAT_KEYS
 from .results import validate_results
@@ -187,9 +187,6 @@ class YTVISEval:
         # All results and GT of the video at once (pairs across categories are computed as
         # well and left out: cheaper than one computation per group).
         gt_offsets, gt_masks = self.gt.video_masks(vid)
-        dt_masks = TrackMasks(all_dts, [d["areas"] for _, _, dts, _ in groups for d in dts]
-                              if all("areas" in d for _, _, dts, _ in groups for d in dts)
-                              else None).fill_areas()
         rows, spans, start = [], [], 0
         for cat, gts, dts, _ in groups:
             if gts and dts:
@@ -198,9 +195,16 @@ class YTVISEval:
             else:
                 spans.append(None)
             start += len(dts)
+        all_areas = [d.get("areas") for _, _, dts, _ in groups for d in dts]
+        if any(a is None for a in all_areas):  # results not from validate_results
+            dt_masks = TrackMasks(all_dts).fill_areas()
+            row_masks, mean_areas = dt_masks.take(rows), dt_masks.mean_areas()
+        else:  # only the results that can match a GT need their masks indexed
+            row_masks = TrackMasks([all_dts[i] for i in rows], [all_areas[i] for i in rows])
+            mean_areas = mean_track_areas(all_areas)
         if rows:
             min_iou = None if self.exact_ious else min(min(self.iou_thresholds), 1 - 1e-10)
-            ious_all, empty_all = iou_matrix(dt_masks.take(rows), gt_masks, min_iou)
+            ious_all, empty_all = iou_matrix(row_masks, gt_masks, min_iou)
         out = []
         for (_, gts, dts, _), span in zip(groups, spans):
             if span is None:
@@ -208,7 +212,7 @@ class YTVISEval:
             else:
                 r0, r1, g0, g1 = span
                 out.append((ious_all[r0:r1, g0:g1], int(empty_all[r0:r1, g0:g1].sum())))
-        return out, dt_masks.mean_areas()
+        return out, mean_areas
 
     # -- stage 2 -----------------------------------------------------------------------------
     def accumulate(self) -> None:
