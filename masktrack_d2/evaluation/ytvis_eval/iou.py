@@ -108,7 +108,8 @@ def mean_track_areas(areas) -> np.ndarray:
     """
     if not isinstance(areas, np.ndarray):  # per-track sums over one concatenation
         lengths = np.fromiter(map(len, areas), np.int64, len(areas))
-        flat = np.concatenate([np.asarray(a, dtype=np.int64) for a in areas] + [np.zeros(1, np.int64)])
+        flat = np.concatenate([np.asarray(a, dtype=np.int64) for a in areas]
+                              + [np.zeros(1, np.int64)])  # reduceat needs a valid last start
         start = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         total = np.where(lengths > 0, np.add.reduceat(flat, start), 0)
         count = np.where(lengths > 0, np.add.reduceat((flat != 0).astype(np.int64), start), 0)

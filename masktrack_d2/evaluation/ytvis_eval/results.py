@@ -11,12 +11,13 @@ import numpy as np
 from .common import PathLike, as_id, is_number, is_path, load_json, short_list
 from .errors import ResultsFormatError, YTVISEvalWarning
 from .gt import YTVISGroundTruth, load_ytvis_gt
-from .rle import check_rles
+from .rle import RLECheck
 
 logger = logging.getLogger(__name__)
 
 RESULT_KEYS = ("video_id", "category_id", "score", "segmentations")
 _TEXT = (str, bytes)
+_CHECK_PIECE = 16384  # masks handed to the RLE check at a time
 
 def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
                      gt: Union[PathLike, Mapping[str, Any], YTVISGroundTruth],
@@ -35,9 +36,9 @@ def validate_results(results: Union[PathLike, Sequence[Mapping[str, Any]]],
     Returns:
         new dicts ``{"video_id", "category_id", "score" (float), "segmentations", "areas"}``
         in the given order (``areas``: (len(segmentations),) int64 array, the RLE area per
-        frame, 0 where there is no mask). With ``strict=False``, results whose category id is not one of the
-        ground truth's categories are dropped, as the official evaluator drops them (logged
-        once); with ``strict=True`` they are an error.
+        frame, 0 where there is no mask). With ``strict=False``, results whose category id
+        is not one of the ground truth's categories are dropped, as the official evaluator
+        drops them (logged once); with ``strict=True`` they are an error.
 
     An empty list is not an error: it warns (:class:`YTVISEvalWarning`) and then scores 0 for
     every setting that has ground truth (-1 elsewhere); the official code crashes on it.
@@ -71,6 +72,48 @@ def _mask_size(size) -> Optional[Tuple[int, int]]:
             return None
         out.append(int(v))
     return out[0], out[1]
+
+
+def _frame_masks(i: int, vid, segms, size: Optional[Tuple[int, int]], strict: bool,
+                 problems: List[str]) -> Tuple[list, List[int]]:
+    """The masks of result #i (video ``vid``) and their frames, checked against the video's
+    [height, width] ``size``; lenient-mode problems are appended to ``problems``."""
+    size_list = list(size) if size is not None else None
+    # None / {} / []: no mask in this frame (truthiness, as officially)
+    frames = [f for f, s in enumerate(segms) if s]
+    present = [segms[f] for f in frames]
+    if size_list is not None and all(  # the common case, checked quickly
+            type(s) is dict and s.get("size") == size_list
+            and type(s.get("counts")) in _TEXT for s in present):
+        return present, frames
+    for f, s in zip(frames, present):  # one by one, for the error message or the odd case
+        if not isinstance(s, Mapping) or "counts" not in s or "size" not in s:
+            kind = "polygons" if isinstance(s, list) else f"a {type(s).__name__}"
+            raise ResultsFormatError(
+                f"video_id {vid}: result #{i} field 'segmentations' frame {f} is {kind}; "
+                "results must be compressed RLE {size: [h, w], counts: str}")
+        counts = s["counts"]
+        if not isinstance(counts, (str, bytes)):
+            kind = ("an int list (uncompressed RLE)" if isinstance(counts, list)
+                    else f"a {type(counts).__name__}")
+            raise ResultsFormatError(
+                f"video_id {vid}: result #{i} field 'segmentations' frame {f}: 'counts' is "
+                f"{kind}; results must be compressed RLE (encode masks with "
+                "pycocotools.mask.encode, or convert with pycocotools.mask.frPyObjects)")
+        mh_mw = _mask_size(s["size"])
+        if mh_mw is None:
+            raise ResultsFormatError(f"video_id {vid}: result #{i} field 'segmentations' "
+                                     f"frame {f}: bad 'size' {s['size']!r} (expected "
+                                     "[height, width], positive integers)")
+        if size is not None and mh_mw != size:
+            msg = (f"video_id {vid}: result #{i} field 'segmentations' frame {f}: mask "
+                   f"size [{mh_mw[0]}, {mh_mw[1]}] differs from the video's [height, width] "
+                   f"[{size[0]}, {size[1]}] (masks must be at the original video "
+                   "resolution)")
+            if strict:
+                raise ResultsFormatError(msg)
+            problems.append(msg)
+    return present, frames
 
 
 def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[str, Any]]:
@@ -128,73 +171,42 @@ def _validate_results(results, gt: YTVISGroundTruth, strict: bool) -> List[Dict[
 
     # Pass 2: per-frame masks.
     problems = []  # lenient mode: what would have been errors
-    masks, mask_result, mask_frame = [], [], []  # every mask, and its result and frame
+    mask_result, mask_frame = [], []  # every mask's result and frame
     kept, dropped = [], defaultdict(int)
     cat_set = set(gt.category_ids)
-    for i, (r, (vid, cat)) in enumerate(zip(results, ids)):
-        segms = r["segmentations"]
-        length = gt.video_length(vid)
-        if length is not None and len(segms) != length:
-            msg = (f"video_id {vid}: result #{i} has {len(segms)} entries in field "
-                   f"'segmentations' but the video has {length} frames (one RLE or null per frame)")
-            if strict:
-                raise ResultsFormatError(msg)
-            problems.append(msg)
-        size = gt.video_size(vid)
-        size_list = list(size) if size is not None else None
-        # None / {} / []: no mask in this frame (truthiness, as officially)
-        frames = [f for f, s in enumerate(segms) if s]
-        present = [segms[f] for f in frames]
-        if size_list is not None and all(  # the common case, checked quickly
-                type(s) is dict and s.get("size") == size_list
-                and type(s.get("counts")) in _TEXT for s in present):
-            masks.extend(present)
-            mask_result.extend([i] * len(frames))
-            mask_frame.extend(frames)
-            frames = ()
-        for f in frames:  # the rest, one by one, for the error message or the odd case
-            s = segms[f]
-            if not isinstance(s, Mapping) or "counts" not in s or "size" not in s:
-                kind = "polygons" if isinstance(s, list) else f"a {type(s).__name__}"
-                raise ResultsFormatError(
-                    f"video_id {vid}: result #{i} field 'segmentations' frame {f} is {kind}; "
-                    "results must be compressed RLE {size: [h, w], counts: str}")
-            counts = s["counts"]
-            if not isinstance(counts, (str, bytes)):
-                kind = ("an int list (uncompressed RLE)" if isinstance(counts, list)
-                        else f"a {type(counts).__name__}")
-                raise ResultsFormatError(
-                    f"video_id {vid}: result #{i} field 'segmentations' frame {f}: 'counts' is "
-                    f"{kind}; results must be compressed RLE (encode masks with "
-                    "pycocotools.mask.encode, or convert with pycocotools.mask.frPyObjects)")
-            mh_mw = _mask_size(s["size"])
-            if mh_mw is None:
-                raise ResultsFormatError(f"video_id {vid}: result #{i} field 'segmentations' "
-                                         f"frame {f}: bad 'size' {s['size']!r} (expected "
-                                         "[height, width], positive integers)")
-            if size is not None and mh_mw != size:
-                msg = (f"video_id {vid}: result #{i} field 'segmentations' frame {f}: mask "
-                       f"size [{mh_mw[0]}, {mh_mw[1]}] differs from the video's [height, width] "
-                       f"[{size[0]}, {size[1]}] (masks must be at the original video "
-                       "resolution)")
+    with RLECheck() as check:  # decodes the masks collected so far while this loop goes on
+        masks = []
+        for i, (r, (vid, cat)) in enumerate(zip(results, ids)):
+            segms = r["segmentations"]
+            length = gt.video_length(vid)
+            if length is not None and len(segms) != length:
+                msg = (f"video_id {vid}: result #{i} has {len(segms)} entries in field "
+                       f"'segmentations' but the video has {length} frames (one RLE or null per "
+                       "frame)")
                 if strict:
                     raise ResultsFormatError(msg)
                 problems.append(msg)
-            masks.append(s)
-            mask_result.append(i)
-            mask_frame.append(f)
-        if cat not in cat_set:
-            if strict:
-                raise ResultsFormatError(
-                    f"video_id {vid}: result #{i} field 'category_id' is {r['category_id']!r}, "
-                    f"not one of the ground truth's categories {short_list(gt.category_ids)} "
-                    "(the official evaluator drops such results silently; --lenient does too)")
-            dropped[cat] += 1
-            continue
-        kept.append({"video_id": vid, "category_id": cat, "score": float(r["score"]),
-                     "segmentations": segms if type(segms) is list else list(segms),
-                     "_index": i})
-    areas, found = check_rles(masks)
+            present, frames = _frame_masks(i, vid, segms, gt.video_size(vid), strict, problems)
+            masks.extend(present)
+            mask_result.extend([i] * len(frames))
+            mask_frame.extend(frames)
+            if len(masks) >= _CHECK_PIECE:
+                check.add(masks)
+                masks = []
+            if cat not in cat_set:
+                if strict:
+                    raise ResultsFormatError(
+                        f"video_id {vid}: result #{i} field 'category_id' is "
+                        f"{r['category_id']!r}, not one of the ground truth's categories "
+                        f"{short_list(gt.category_ids)} (the official evaluator drops such "
+                        "results silently; --lenient does too)")
+                dropped[cat] += 1
+                continue
+            kept.append({"video_id": vid, "category_id": cat, "score": float(r["score"]),
+                         "segmentations": segms if type(segms) is list else list(segms),
+                         "_index": i})
+        check.add(masks)
+        areas, found = check.result()
     if found:
         i, f = mask_result[found[0][0]], mask_frame[found[0][0]]
         raise ResultsFormatError(f"video_id {ids[i][0]}: result #{i} field 'segmentations' "

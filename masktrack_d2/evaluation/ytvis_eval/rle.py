@@ -41,7 +41,7 @@ _ALPHABET = re.compile(r"[0-o]*[0-O]")  # 6-bit digits; the last one without con
 _PROBE = "PPPP1"  # the number 2^20 in pycocotools' string code
 _PROBE_VALUE = 1 << 20
 _CHUNK = 255  # pycocotools' area()/toBbox() break on longer lists under NumPy 2
-_MIN_PARALLEL_SCAN = 20000  # masks; below, a second thread costs more than it saves
+_MIN_PARALLEL_SCAN = 20000  # masks; below, check_rles does not split them over two threads
 
 
 def _chunked(fn, objs):
@@ -66,22 +66,54 @@ def rle_core():
 def check_rles(objs: Sequence[Mapping]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
     """:func:`rle_problems`, and the area of every mask (int64; 0 for the invalid ones),
     which the check computes anyway."""
-    core = rle_core()
-    if core is not None:
+    half = len(objs) // 2 if len(objs) >= _MIN_PARALLEL_SCAN else len(objs)
+    with RLECheck() as check:
+        check.add(objs[:half])
+        check.add(objs[half:])
+        return check.result()
+
+
+class RLECheck:
+    """:func:`check_rles` over masks given in pieces, in order.
+
+    With the C extension, each piece is decoded in a background thread (the decoding runs
+    without the GIL) while the caller goes on, e.g. collecting the next piece; two threads
+    where two CPUs exist. Without it, the pieces are checked by :meth:`result`. Use it as a
+    context manager, so that an error on the way stops the threads.
+    """
+
+    def __init__(self):
+        self._core = rle_core()
+        self._pool = None
+        if self._core is not None:
+            self._pool = ThreadPoolExecutor(2 if _cpus() >= 2 else 1)
+        self._parts = []  # (piece, future or None)
+
+    def add(self, objs: Sequence[Mapping]) -> None:
         objs = objs if type(objs) is list else list(objs)
-        if all(type(o) is dict for o in objs):
-            return _check_rles_core(core, objs)
-    return _check_rles_pycocotools(objs)
+        if self._pool is not None and all(type(o) is dict for o in objs):
+            self._parts.append((objs, self._pool.submit(_check_rles_core, self._core, objs)))
+        else:
+            self._parts.append((objs, None))
 
+    def __enter__(self) -> "RLECheck":
+        return self
 
-def _scan_parallel(core, objs: List[dict]) -> Tuple[bytes, bytes, bytes]:
-    """``core.scan`` in two threads where two CPUs exist: it decodes without the GIL."""
-    if len(objs) < _MIN_PARALLEL_SCAN or _cpus() < 2:
-        return core.scan(objs)
-    half = len(objs) // 2
-    with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(core.scan, (objs[:half], objs[half:])))
-    return tuple(a + b for a, b in zip(*parts))
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def result(self) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
+        """(areas, problems) of all masks added, indexed in the order added."""
+        areas, problems, offset = [], [], 0
+        for objs, future in self._parts:
+            a, p = future.result() if future is not None else _check_rles_pycocotools(objs)
+            areas.append(a)
+            problems.extend((offset + i, why) for i, why in p)
+            offset += len(objs)
+        if not areas:
+            return np.zeros(0, dtype=np.int64), []
+        return np.concatenate(areas), problems
 
 
 def _cpus() -> int:
@@ -92,7 +124,7 @@ def _cpus() -> int:
 
 
 def _check_rles_core(core, objs: List[dict]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
-    areas, totals, status = _scan_parallel(core, objs)
+    areas, totals, status = core.scan(objs)
     areas = np.frombuffer(areas, dtype=np.int64).copy()
     status = np.frombuffer(status, dtype=np.uint8)
     bad = np.flatnonzero(status)
