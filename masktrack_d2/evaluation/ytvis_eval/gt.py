@@ -80,14 +80,16 @@ class YTVISGroundTruth:
         self.video_ids = sorted(self.videos)
         self.category_ids = sorted(self.categories)
         self.tracks: Dict[Tuple[Any, Any], List[GTTrack]] = defaultdict(list)
-        self._given_rles: List[tuple] = []  # compressed RLEs as given: checked below
+        # compressed RLEs as given, and their (annotation id, video, frame): checked below
+        self._given_rles: List[Mapping] = []
+        self._given_at: List[tuple] = []
         self._index_annotations(annotations)
-        found = first_rle_problem([r for r, *_ in self._given_rles])
+        found = first_rle_problem(self._given_rles)
         if found is not None:
-            _, ann_id, vid, f = self._given_rles[found[0]]
+            ann_id, vid, f = self._given_at[found[0]]
             raise GroundTruthFormatError(f"{source}: annotation {ann_id} (video {vid}) field "
                                          f"'segmentations' frame {f}: {found[1]}")
-        del self._given_rles
+        del self._given_rles, self._given_at
         self.tracks = dict(self.tracks)
         self._video_masks: Dict[Any, tuple] = {}
 
@@ -188,6 +190,11 @@ class YTVISGroundTruth:
         for f, segm in enumerate(segms):
             if not segm:  # None / {} / []: no mask in this frame (truthiness, as officially)
                 continue
+            if type(segm) is dict and type(segm.get("counts")) is str and "size" in segm:
+                rles[f] = segm  # the common case: compressed RLE, checked after the loop
+                self._given_rles.append(segm)
+                self._given_at.append((ann["id"], vid, f))
+                continue
             where = f"{self.source}: annotation {ann['id']} (video {vid}) frame {f}"
             if isinstance(segm, list):  # polygons, merged into one mask
                 if size is None:
@@ -203,7 +210,8 @@ class YTVISGroundTruth:
                     uncompressed.append(f)
                 elif isinstance(segm["counts"], (str, bytes)):
                     rles[f] = segm
-                    self._given_rles.append((segm, ann["id"], vid, f))
+                    self._given_rles.append(segm)
+                    self._given_at.append((ann["id"], vid, f))
                 else:
                     raise GroundTruthFormatError(f"{where}: 'counts' is a "
                                                  f"{type(segm['counts']).__name__}")
