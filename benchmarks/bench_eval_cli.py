@@ -59,9 +59,18 @@ def write_set(args):
 
 
 def run_measured(cmd, env):
-    """(wall s, CPU s, peak RSS MiB, last stdout line as json) of ``cmd``'s whole process."""
+    """(wall s, CPU s, peak RSS MiB, last stdout line as json, in-process stage seconds) of
+    ``cmd``'s whole process. Both commands log their stage times to stderr as one line
+    ``... seconds: gt 0.1, results 1.2, ...``."""
     err_path = os.path.join(ROOT, "output", "bench_eval_cli", f"stderr_{os.getpid()}.txt")
-    return process.run_measured(cmd, env, err_path)
+    wall, cpu, peak, out = process.run_measured(cmd, env, err_path)
+    with open(err_path) as f:
+        line = next((ln for ln in f if "seconds: " in ln), None)
+    if line is None:
+        raise RuntimeError(f"{' '.join(cmd)}: no stage times on stderr ({err_path})")
+    stages = {k: float(v) for k, v in (item.split() for item in
+                                        line.split("seconds: ", 1)[1].split(", "))}
+    return wall, cpu, peak, out, stages
 
 
 def main(argv=None):
@@ -80,7 +89,7 @@ def main(argv=None):
     env = dict(os.environ, PYTHONPATH=ROOT, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
     cmds = {
         "ours": [sys.executable, "-m", "masktrack_d2.evaluation.ytvis_eval", "--gt", gt_path,
-                 "--results", res_path, "--json"],
+                 "--results", res_path, "--json", "--verbose"],
         "official": [sys.executable, runner, gt_path, res_path],
     }
     size_mb = os.path.getsize(res_path) / 1e6
@@ -88,12 +97,14 @@ def main(argv=None):
     load0 = os.getloadavg()[0]
     walls = {k: [] for k in cmds}
     cpus = {k: [] for k in cmds}
+    stages = {k: [] for k in cmds}
     rss = {k: 0.0 for k in cmds}
     stats = {}
     for r in range(args.rounds):
         order = list(cmds) if r % 2 == 0 else list(cmds)[::-1]  # alternate who goes first
         for name in order:
-            wall, cpu, peak, s = run_measured(cmds[name], env)
+            wall, cpu, peak, s, st = run_measured(cmds[name], env)
+            stages[name].append(st)
             walls[name].append(wall)
             cpus[name].append(cpu)
             rss[name] = max(rss[name], peak)
@@ -105,16 +116,20 @@ def main(argv=None):
         med = {k: statistics.median(v) for k, v in walls.items()}
         ratio = med["official"] / med["ours"]
         if not args.no_report:  # after every round: an interrupted run leaves a report
-            write_report(args, size_mb, walls, cpus, med, ratio, rss, stats["ours"], identical,
-                         (load0, os.getloadavg()[0]), r + 1)
+            write_report(args, size_mb, walls, cpus, stages, med, ratio, rss, stats["ours"],
+                         identical, (load0, os.getloadavg()[0]), r + 1)
     print(f"median wall: ours {med['ours']:.2f}s, official {med['official']:.2f}s -> "
           f"{ratio:.1f}x; peak RSS ours {rss['ours']:.0f} MiB, official "
           f"{rss['official']:.0f} MiB; 11 numbers identical: {identical}")
     return 0 if identical else 1
 
 
-def write_report(args, size_mb, walls, cpus, med, ratio, rss, stats, identical, load, rounds):
+def write_report(args, size_mb, walls, cpus, stages, med, ratio, rss, stats, identical, load,
+                 rounds):
     cmed = {k: statistics.median(v) for k, v in cpus.items()}
+    names = list(stages["ours"][0])
+    smed = {k: {n: statistics.median(r[n] for r in v) for n in names} for k, v in stages.items()}
+    inproc = {k: statistics.median(sum(r.values()) for r in v) for k, v in stages.items()}
     lines = [
         "# YouTube-VIS metric CLI vs the official evaluator: whole process",
         "",
@@ -142,7 +157,7 @@ def write_report(args, size_mb, walls, cpus, med, ratio, rss, stats, identical, 
         f"{', '.join(f'{w:.2f}' for w in walls['official'])} | {cmed['official']:.2f} | "
         f"{rss['official']:.0f} |",
         f"| ours: `python -m masktrack_d2.evaluation.ytvis_eval --gt gt.json --results "
-        f"results.json --json` | {med['ours']:.2f} | {min(walls['ours']):.2f} | "
+        f"results.json --json` (plus `--verbose`, which logs its stage times) | {med['ours']:.2f} | {min(walls['ours']):.2f} | "
         f"{', '.join(f'{w:.2f}' for w in walls['ours'])} | {cmed['ours']:.2f} | "
         f"{rss['ours']:.0f} |",
         "",
@@ -151,6 +166,20 @@ def write_report(args, size_mb, walls, cpus, med, ratio, rss, stats, identical, 
         f"{cmed['official'] / cmed['ours']:.1f}x in CPU time (user + system, median "
         f"{cmed['official']:.2f} s / {cmed['ours']:.2f} s); peak RSS {rss['ours']:.0f} MiB "
         f"against {rss['official']:.0f} MiB.",
+        "",
+        "**In-process figures** (labelled as such: what each command spends after its "
+        "imports, from its own stage timers; interpreter start, imports and exit excluded), "
+        "medians:",
+        "",
+        "| stage | official s | ours s |",
+        "|---|---|---|",
+        *(f"| {n} | {smed['official'][n]:.2f} | {smed['ours'][n]:.2f} |" for n in names),
+        f"| **total in-process** | {inproc['official']:.2f} | {inproc['ours']:.2f} |",
+        "",
+        f"In-process: {inproc['official'] / inproc['ours']:.1f}x. Stages: `gt` reads and "
+        "indexes the annotation json; `results` reads the results json and (ours) checks every "
+        "field and RLE string; `evaluate` is the video IoU and the matching; `accumulate` "
+        "includes the summary.",
         "",
         f"The 11 numbers: **{'identical' if identical else 'NOT identical'}**:",
         "",

@@ -39,17 +39,25 @@ benchmarks/bench_eval_official.py)."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ytvos_official.ytvos import YTVOS  # noqa: E402
 from ytvos_official.ytvoseval import YTVOSeval  # noqa: E402
 
+seconds, tic = {}, time.perf_counter()
 gt = YTVOS(sys.argv[1])
+seconds["gt"], tic = time.perf_counter() - tic, time.perf_counter()
 dt = gt.loadRes(sys.argv[2])
+seconds["results"], tic = time.perf_counter() - tic, time.perf_counter()
 ev = YTVOSeval(gt, dt, "segm")
 ev.evaluate()
+seconds["evaluate"], tic = time.perf_counter() - tic, time.perf_counter()
 ev.accumulate()
 ev.summarize()
+seconds["accumulate"] = time.perf_counter() - tic
+# in-process stage times (stderr): what the command spends after its imports
+print("seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in seconds.items()), file=sys.stderr)
 keys = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 stats = dict(zip(keys, (float(s) for s in ev.stats)))
 stats.pop("AR100")

@@ -3,6 +3,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from typing import Optional, Sequence
 
 from .common import gc_paused
@@ -69,8 +70,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _run(args) -> int:
     """Score and print; 1 on an input error (one line on stderr), else 0."""
     current = args.gt
+    seconds = {}  # per stage, logged with --verbose
+    tic = time.perf_counter()
     try:
         gt = load_ytvis_gt(args.gt)
+        seconds["gt"] = time.perf_counter() - tic
         current = args.results
         ev = None if args.no_ap else YTVISEval(
             gt, args.results, strict=not args.lenient,
@@ -89,7 +93,8 @@ def _run(args) -> int:
         ev.evaluate()
         ev.accumulate()
         stats = ev.summarize()
-        logger.info("seconds: %s", ", ".join(f"{k} {v:.2f}" for k, v in ev.timings.items()))
+        seconds.update((k, ev.timings[k]) for k in ("results", "evaluate", "accumulate"))
+        logger.info("seconds: %s", ", ".join(f"{k} {v:.3f}" for k, v in seconds.items()))
         out = {k: stats[k] for k in STAT_KEYS}
         if not args.json:
             print(format_table(out, ev.per_category_ap() if args.per_category else None))
