@@ -33,11 +33,16 @@ def test_unprocessed_videos_are_a_warning(evaluator, caplog):
     assert res["segm"]["AP"] == 0
 
 
-def test_ground_truth_fed_back_as_predictions_scores_100(tmp_path):
+def test_ground_truth_fed_back_as_predictions_scores_100(tmp_path, monkeypatch):
     """GT tracks given to the evaluator as model outputs (contiguous labels) score AP 100:
     fails if labels are mapped to the wrong category ids. The json's category ids are made
-    non-contiguous and listed out of order, so neither "label + 1" nor "json order" works."""
+    non-contiguous and listed out of order, so neither "label + 1" nor "json order" works.
+    The evaluator reads the annotation json once and scores on the CLI's path (the C
+    extension, where built)."""
     import json
+
+    from masktrack_d2.evaluation import evaluator as evaluator_module
+    from masktrack_d2.evaluation.ytvis_eval import rle as rle_module
 
     from detectron2.data import DatasetCatalog
 
@@ -72,9 +77,23 @@ def test_ground_truth_fed_back_as_predictions_scores_100(tmp_path):
                 tracks.append({"category_id": label_of[cat], "score": 0.9, "segmentations": segs})
         outputs.append({"video_id": vid, "tracks": tracks})
     assert sum(len(o["tracks"]) for o in outputs) >= 3
+    reads, calls = [], []
+    real_load = evaluator_module.load_json
+    monkeypatch.setattr(evaluator_module, "load_json",
+                        lambda path, *a: reads.append(path) or real_load(path, *a))
+    core = rle_module.rle_core()
+    if core is not None:
+        class Counting:  # the extension's calls, counted
+            def __getattr__(self, name):
+                calls.append(name)
+                return getattr(core, name)
+        monkeypatch.setattr(rle_module, "_rlecore", Counting())
     ev = YTVISEvaluator(name, output_dir=str(tmp_path / "out"), distributed=False)
     ev.process([], outputs)
     res = ev.evaluate()
     assert res["segm"]["AP"] == pytest.approx(100.0, abs=1e-6)
+    assert reads == [str(json_file)]
+    if core is not None:
+        assert {"scan", "video_iou"} <= set(calls)
     written = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {r["category_id"] for r in written} <= set(new_id.values())
