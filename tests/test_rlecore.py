@@ -45,6 +45,12 @@ def test_scan_sums_runs_like_pycocotools_on_random_masks():
     for _ in range(500):
         h, w = (int(v) for v in rng.integers(1, 60, 2))
         objs.append(_rle(rng.random((h, w)) < rng.random()))
+    for _ in range(100):  # boxes: long stretches of equal runs, stored as "0" digits
+        h, w = (int(v) for v in rng.integers(2, 200, 2))
+        box = np.zeros((h, w), bool)
+        y0, x0 = int(rng.integers(0, h - 1)), int(rng.integers(0, w - 1))
+        box[y0:int(rng.integers(y0 + 1, h + 1)), x0:int(rng.integers(x0 + 1, w + 1))] = True
+        objs.append(_rle(box))
     objs.append(dict(objs[0], counts=objs[0]["counts"].encode()))  # bytes read alike
     areas, totals, status = _scan(objs)
     assert (status == 0).all()

@@ -14,16 +14,14 @@
  *       int64[n] areas (sum of the ones runs), int64[n] totals (sum of all runs) and
  *       uint8[n] status (see STATUS_*; 0 = a valid RLE of h x w pixels).
  *
- *   intersections(rows, cols, row_index, col_index) -> bytes
- *       rows, cols: lists of valid compressed RLE strings (str or bytes) of masks of one
- *       size; row_index, col_index: int64[k] buffers. Returns int64[k]: the pixel count of
- *       rows[row_index[i]] & cols[col_index[i]]. Each string is decoded once.
+ *   video_iou(dt_seqs, gt_seqs, dt_areas, gt_areas, min_iou) -> (intersections, unions)
+ *       The terms of the spatio-temporal IoU of every (result, GT) pair of one video; see
+ *       the function below. Each mask a measured pair needs is decoded once.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 enum {
     STATUS_OK = 0,
@@ -37,7 +35,6 @@ enum {
 
 static PyObject *KEY_COUNTS, *KEY_SIZE; /* interned "counts" and "size" */
 
-#define ZEROS8 0x3030303030303030ull /* eight '0' characters */
 #define MAX_DIGITS 12 /* 60 bits: far beyond any run of a mask of at most 2^30 pixels */
 
 /* The characters of a str (ASCII only) or bytes object; NULL if it is neither. */
@@ -150,21 +147,7 @@ static int summarize(const char *s, Py_ssize_t len, int64_t hw, int64_t *area, i
     if (len == 0) return STATUS_BAD_CODE;
     while (p < end) {
         int64_t x;
-        int k;
-        /* '0' from the fourth run on repeats the run two places earlier: consecutive columns
-           of a smooth mask often have equal runs, so skip eight such digits at a time (the
-           state comes back to itself after every two) */
-        if (m > 2) {
-            uint64_t word;
-            while (end - p >= 8 && (memcpy(&word, p, 8), word == ZEROS8)) {
-                sum += 4 * (before1 + before2);
-                ones += 4 * ((m & 1) ? before2 : before1);
-                m += 8;
-                p += 8;
-            }
-            if (p == end) break;
-        }
-        k = read_number(p, end, &x);
+        int k = read_number(p, end, &x);
         if (!k) return STATUS_BAD_CODE;
         p += k;
         if (m > 2) x += before2;
@@ -380,7 +363,7 @@ static Py_ssize_t tracks_decode(Tracks *t, int64_t *iv, Py_ssize_t *used, int64_
  * Returns two int64[D * G] bytes objects.
  */
 static PyObject *video_iou(PyObject *self, PyObject *args) {
-    PyObject *dt_seqs, *gt_seqs, *inter_b = NULL, *union_b = NULL;
+    PyObject *dt_seqs, *gt_seqs, *inter_b = NULL, *union_b = NULL, *result = NULL;
     Py_buffer dt_areas, gt_areas;
     double min_iou;
     Tracks dt = {0}, gt = {0};
@@ -468,13 +451,7 @@ static PyObject *video_iou(PyObject *self, PyObject *args) {
                      bad_dt >= 0 ? "dt" : "gt", at / t->frames, at % t->frames);
         goto fail;
     }
-    free(iv);
-    free(runs);
-    tracks_free(&dt);
-    tracks_free(&gt);
-    PyBuffer_Release(&dt_areas);
-    PyBuffer_Release(&gt_areas);
-    return Py_BuildValue("(NN)", inter_b, union_b);
+    result = Py_BuildValue("(OO)", inter_b, union_b);
 fail:
     free(iv);
     free(runs);
@@ -484,7 +461,7 @@ fail:
     PyBuffer_Release(&gt_areas);
     Py_XDECREF(inter_b);
     Py_XDECREF(union_b);
-    return NULL;
+    return result;
 }
 
 static PyMethodDef methods[] = {
