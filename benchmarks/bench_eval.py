@@ -131,8 +131,9 @@ def _random_track(rng, n_frames, h, w):
     rx, ry = r * aspect, r / aspect
     cx, cy = rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h
     vx, vy = rng.normal(0, 0.01 * w), rng.normal(0, 0.006 * h)
-    start = int(rng.integers(0, n_frames // 4)) if rng.random() < 0.3 else 0
-    stop = n_frames - int(rng.integers(0, n_frames // 4)) if rng.random() < 0.3 else n_frames
+    quarter = max(1, n_frames // 4)  # sets of under 4 frames too
+    start = int(rng.integers(0, quarter)) if rng.random() < 0.3 else 0
+    stop = n_frames - int(rng.integers(0, quarter)) if rng.random() < 0.3 else n_frames
     frames = []
     for f in range(n_frames):
         if start <= f < stop:
@@ -146,7 +147,7 @@ def _random_track(rng, n_frames, h, w):
 def _noisy_copy(rng, frames, n_frames, jitter, drop, fragment):
     out = list(frames)
     if fragment:
-        a = int(rng.integers(0, n_frames - 1))
+        a = int(rng.integers(0, max(1, n_frames - 1)))
         b = int(rng.integers(a + 1, n_frames + 1))
         out = [s if a <= f < b else None for f, s in enumerate(out)]
     dx, dy, sc = rng.normal(0, jitter, 3)
