@@ -3,7 +3,9 @@ The quickstart main job, on a fresh machine and without any download:
 
     python -m masktrack_d2.quickstart [--output-dir output/quickstart] [KEY VALUE ...]
 
-1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic;
+1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic
+   (synthetic_hard, in the generator's hard mode, for a config that trains on
+   ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml);
 2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...);
 3. evaluates it on the held-out synthetic videos (YouTube-VIS AP) and measures the tracking
    head's match accuracy on held-out frame pairs;
@@ -21,6 +23,12 @@ from ..utils.metrics_log import training_rows
 
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
 EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
+#: The generated set each training set name needs: (folder under $DETECTRON2_DATASETS,
+#: generator mode, built-in metadata key).
+SYNTHETIC_SETS = {
+    "ytvis_synthetic_train": ("synthetic", "default", "ytvis_synthetic"),
+    "ytvis_synthetic_hard_train": ("synthetic_hard", "hard", "ytvis_synthetic_hard"),
+}
 #: Name of the quickstart config under configs/ (see masktrack_d2.config.get_config_file).
 QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
 
@@ -201,13 +209,18 @@ def main(argv=None):
     from ..engine import MaskTrackTrainer, setup_cfg
 
     t0 = time.time()
-    root = os.getenv("DETECTRON2_DATASETS", "datasets")
-    data = generate_synthetic_ytvis(os.path.join(root, "synthetic"))
-    print(f"[quickstart] synthetic data set: {os.path.join(root, 'synthetic')}", flush=True)
-
     d2_args = default_argument_parser().parse_args(
         ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
     cfg = setup_cfg(d2_args)
+    if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
+        raise ValueError("the quickstart trains on a generated set, one of {}; the config "
+                         "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
+                                                           args.config_file, cfg.DATASETS.TRAIN))
+    folder, mode, metadata_key = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
+    root = os.getenv("DETECTRON2_DATASETS", "datasets")
+    data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
+    print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
+
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
@@ -229,13 +242,14 @@ def main(argv=None):
                                 cfg.OUTPUT_DIR)
     # The held-out split has only a few crossing videos; a larger generated set (another
     # seed, so no video is shared with training) makes the tracker comparison stable.
-    extra = generate_synthetic_ytvis(os.path.join(root, "synthetic_heldout"),
-                                     seed=EXTRA_HELDOUT_SEED)
-    register_ytvis_instances(EXTRA_HELDOUT_NAME, ytvis_builtin_metadata("ytvis_synthetic"),
+    extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
+                                     seed=EXTRA_HELDOUT_SEED, mode=mode)
+    extra_name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
+    register_ytvis_instances(extra_name, ytvis_builtin_metadata(metadata_key),
                              extra["all_json"], extra["image_root"])
-    ablation_extra = tracker_ablation(cfg, trainer.model, EXTRA_HELDOUT_NAME,
+    ablation_extra = tracker_ablation(cfg, trainer.model, extra_name,
                                       extra["crossing_video_ids"],
-                                      os.path.join(cfg.OUTPUT_DIR, EXTRA_HELDOUT_NAME))
+                                      os.path.join(cfg.OUTPUT_DIR, extra_name))
     demo_video_record = next((v for v in val_videos if v["video_id"] in crossing), val_videos[0])
     demo_video, demo_png = render_demo(
         args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
