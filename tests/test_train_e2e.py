@@ -96,22 +96,32 @@ def test_eval_only_prints_metrics(trained):
     assert json.load(open(results)), "no tracks written"
 
 
+# Held-out AP of the full quickstart is measured per seed in benchmarks/results/quickstart_seeds.md;
+# the floor sits far below that range so that only a recipe that stopped learning fails.
+QUICKSTART_AP_FLOOR = AP_FLOOR_PLACEHOLDER
+
+
 @pytest.mark.slow
 def test_quickstart_main_job(tmp_path):
-    """The main job, shortened: data, training, AP, match accuracy, ablation, demo, report."""
+    """The main job exactly as a user runs it (about 15 minutes on 2 cores): data, training,
+    a held-out AP well above chance, match accuracy, ablation, demo and report."""
     proc = subprocess.run(
-        [sys.executable, "-m", "masktrack_d2.quickstart", "--output-dir", str(tmp_path / "qs"),
-         "SOLVER.MAX_ITER", "30", "SOLVER.CHECKPOINT_PERIOD", "15", "SOLVER.WARMUP_ITERS", "10"],
-        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, text=True, timeout=1200)
+        [sys.executable, "-m", "masktrack_d2.quickstart", "--output-dir", str(tmp_path / "qs")],
+        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.load(open(tmp_path / "qs" / "quickstart_report.json"))
     assert set(report["ytvis_val"]) >= {"AP", "AP50", "AP75", "AR1", "AR10"}
+    assert report["ytvis_val"]["AP"] > QUICKSTART_AP_FLOOR, report["ytvis_val"]
     for key in ("tracker_ablation", "tracker_ablation_extra_heldout"):
         assert set(report[key]) == {"embedding+iou+label", "iou+label"}
         for r in report[key].values():
             assert -1 <= r["subset"]["AP"] <= 100
     assert report["extra_heldout_crossing_video_ids"]
-    assert [h["iteration"] for h in report["heldout_curve"]] == [0, 15, 30]
+    curve = [h["iteration"] for h in report["heldout_curve"]]
+    assert curve[0] == 0 and len(curve) >= 3
+    # the tracking head learned: held-out match accuracy with GT boxes well above chance
+    last = report["heldout_curve"][-1]
+    assert last["match_accuracy"] > last["chance"] + 0.2, last
     for name in ("model_final.pth", "training_curves.png", "demo/demo.mp4",
                  "demo/demo_frame.png", "inference/ytvis_synthetic_val/results.json"):
         assert (tmp_path / "qs" / name).is_file(), name

@@ -93,7 +93,7 @@ def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     axes[1].set_xlabel("iteration")
     axes[1].set_title("match accuracy")
     axes[1].legend(fontsize=8)
-    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: untrained BN
+    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: random weights
     for k in keys:
         if points and k in points[0]["losses"]:
             axes[2].plot([h["iteration"] for h in points], [h["losses"][k] for h in points],
@@ -287,8 +287,8 @@ def main(argv=None):
                       name, title, r["all"].get("AP", float("nan")), r["all"]["IDSW"],
                       r["all"]["AssA"], n_videos, r["subset"]["AP"], r["subset"]["IDSW"],
                       r["subset"]["AssA"], n_cross))
-    # The initial model's BatchNorm statistics are untrained, so the losses are compared from
-    # the first checkpoint on.
+    # The initial model's losses say little (random weights; with BatchNorm, untrained
+    # statistics), so the losses are compared from the first checkpoint on.
     start = heldout[1] if len(heldout) > 2 else heldout[0]
     print("  held-out losses on fixed proposals, iteration {} -> {}:".format(
         start["iteration"], heldout[-1]["iteration"]))
