@@ -3,7 +3,9 @@ The quickstart main job, on a fresh machine and without any download:
 
     python -m masktrack_d2.quickstart [--output-dir output/quickstart] [KEY VALUE ...]
 
-1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic;
+1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic
+   (synthetic_hard, in the generator's hard mode, for a config that trains on
+   ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml);
 2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...);
 3. evaluates it on the held-out synthetic videos (YouTube-VIS AP) and measures the tracking
    head's match accuracy on held-out frame pairs;
@@ -21,6 +23,12 @@ from ..utils.metrics_log import training_rows
 
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
 EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
+#: The generated set each training set name needs: (folder under $DETECTRON2_DATASETS,
+#: generator mode, built-in metadata key).
+SYNTHETIC_SETS = {
+    "ytvis_synthetic_train": ("synthetic", "default", "ytvis_synthetic"),
+    "ytvis_synthetic_hard_train": ("synthetic_hard", "hard", "ytvis_synthetic_hard"),
+}
 #: Name of the quickstart config under configs/ (see masktrack_d2.config.get_config_file).
 QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
 
@@ -85,7 +93,7 @@ def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     axes[1].set_xlabel("iteration")
     axes[1].set_title("match accuracy")
     axes[1].legend(fontsize=8)
-    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: untrained BN
+    points = [h for h in (heldout or [])[1:] if "losses" in h]  # iteration 0: random weights
     for k in keys:
         if points and k in points[0]["losses"]:
             axes[2].plot([h["iteration"] for h in points], [h["losses"][k] for h in points],
@@ -201,13 +209,18 @@ def main(argv=None):
     from ..engine import MaskTrackTrainer, setup_cfg
 
     t0 = time.time()
-    root = os.getenv("DETECTRON2_DATASETS", "datasets")
-    data = generate_synthetic_ytvis(os.path.join(root, "synthetic"))
-    print(f"[quickstart] synthetic data set: {os.path.join(root, 'synthetic')}", flush=True)
-
     d2_args = default_argument_parser().parse_args(
         ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
     cfg = setup_cfg(d2_args)
+    if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
+        raise ValueError("the quickstart trains on a generated set, one of {}; the config "
+                         "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
+                                                           args.config_file, cfg.DATASETS.TRAIN))
+    folder, mode, metadata_key = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
+    root = os.getenv("DETECTRON2_DATASETS", "datasets")
+    data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
+    print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
+
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
@@ -229,13 +242,14 @@ def main(argv=None):
                                 cfg.OUTPUT_DIR)
     # The held-out split has only a few crossing videos; a larger generated set (another
     # seed, so no video is shared with training) makes the tracker comparison stable.
-    extra = generate_synthetic_ytvis(os.path.join(root, "synthetic_heldout"),
-                                     seed=EXTRA_HELDOUT_SEED)
-    register_ytvis_instances(EXTRA_HELDOUT_NAME, ytvis_builtin_metadata("ytvis_synthetic"),
+    extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
+                                     seed=EXTRA_HELDOUT_SEED, mode=mode)
+    extra_name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
+    register_ytvis_instances(extra_name, ytvis_builtin_metadata(metadata_key),
                              extra["all_json"], extra["image_root"])
-    ablation_extra = tracker_ablation(cfg, trainer.model, EXTRA_HELDOUT_NAME,
+    ablation_extra = tracker_ablation(cfg, trainer.model, extra_name,
                                       extra["crossing_video_ids"],
-                                      os.path.join(cfg.OUTPUT_DIR, EXTRA_HELDOUT_NAME))
+                                      os.path.join(cfg.OUTPUT_DIR, extra_name))
     demo_video_record = next((v for v in val_videos if v["video_id"] in crossing), val_videos[0])
     demo_video, demo_png = render_demo(
         args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
@@ -273,8 +287,8 @@ def main(argv=None):
                       name, title, r["all"].get("AP", float("nan")), r["all"]["IDSW"],
                       r["all"]["AssA"], n_videos, r["subset"]["AP"], r["subset"]["IDSW"],
                       r["subset"]["AssA"], n_cross))
-    # The initial model's BatchNorm statistics are untrained, so the losses are compared from
-    # the first checkpoint on.
+    # The initial model's losses say little (random weights; with BatchNorm, untrained
+    # statistics), so the losses are compared from the first checkpoint on.
     start = heldout[1] if len(heldout) > 2 else heldout[0]
     print("  held-out losses on fixed proposals, iteration {} -> {}:".format(
         start["iteration"], heldout[-1]["iteration"]))

@@ -13,6 +13,7 @@ __all__ = [
     "YTVIS_2021_CATEGORIES",
     "OVIS_CATEGORIES",
     "SYNTHETIC_CATEGORIES",
+    "SYNTHETIC_HARD_CATEGORIES",
     "ytvis_builtin_metadata",
     "register_all_ytvis",
 ]
@@ -68,6 +69,17 @@ SYNTHETIC_CATEGORIES = [
     {"id": 3, "name": "triangle", "supercategory": "shape"},
 ]
 
+# The hard mode's categories (--mode hard): six shapes under non-contiguous ids, as in
+# real data sets whose json skips ids, so that every id map is exercised.
+SYNTHETIC_HARD_CATEGORIES = [
+    {"id": 1, "name": "circle", "supercategory": "shape"},
+    {"id": 2, "name": "square", "supercategory": "shape"},
+    {"id": 4, "name": "triangle", "supercategory": "shape"},
+    {"id": 7, "name": "star", "supercategory": "shape"},
+    {"id": 9, "name": "cross", "supercategory": "shape"},
+    {"id": 12, "name": "ring", "supercategory": "shape"},
+]
+
 
 # name -> (image_root, json_file), relative to the data set root.
 _SPLITS_YTVIS_2019 = {
@@ -95,6 +107,10 @@ _SPLITS_SYNTHETIC = {
     "ytvis_synthetic_train": ("synthetic/JPEGImages", "synthetic/train.json"),
     "ytvis_synthetic_val": ("synthetic/JPEGImages", "synthetic/val.json"),
 }
+_SPLITS_SYNTHETIC_HARD = {
+    "ytvis_synthetic_hard_train": ("synthetic_hard/JPEGImages", "synthetic_hard/train.json"),
+    "ytvis_synthetic_hard_val": ("synthetic_hard/JPEGImages", "synthetic_hard/val.json"),
+}
 
 
 def _metadata(categories):
@@ -106,7 +122,7 @@ def _metadata(categories):
 
 def ytvis_builtin_metadata(key):
     """Metadata (thing_classes, id map) of ``"ytvis_2019"``, ``"ytvis_2021"``, ``"ovis"``
-    or ``"ytvis_synthetic"``."""
+    ``"ytvis_synthetic"`` or ``"ytvis_synthetic_hard"``."""
     if key == "ytvis_2019":
         return _metadata(YTVIS_2019_CATEGORIES)
     if key == "ytvis_2021":
@@ -115,6 +131,8 @@ def ytvis_builtin_metadata(key):
         return _metadata(OVIS_CATEGORIES)
     if key == "ytvis_synthetic":
         return _metadata([(c["id"], c["name"]) for c in SYNTHETIC_CATEGORIES])
+    if key == "ytvis_synthetic_hard":
+        return _metadata([(c["id"], c["name"]) for c in SYNTHETIC_HARD_CATEGORIES])
     raise KeyError("No built-in metadata for '{}'".format(key))
 
 
@@ -125,6 +143,7 @@ def register_all_ytvis(root):
         ("ytvis_2021", _SPLITS_YTVIS_2021),
         ("ovis", _SPLITS_OVIS),
         ("ytvis_synthetic", _SPLITS_SYNTHETIC),
+        ("ytvis_synthetic_hard", _SPLITS_SYNTHETIC_HARD),
     ]:
         for name, (image_root, json_file) in splits.items():
             register_ytvis_instances(
