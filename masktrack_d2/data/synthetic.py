@@ -260,10 +260,7 @@ def _render_video(rng, instances, T, height, width):
             owner[mask] = k
             image[mask] = inst["colour"]
         frames.append(image)
-        amodal_overlap.append(int(np.count_nonzero(amodal[0] & amodal[1])))
-        for k in range(len(instances)):
-            mask = owner == k
-            visible[k].append(mask if np.count_nonzero(mask) >= MIN_VISIBLE_AREA else None)
+        _record_frame(amodal, owner, visible, amodal_overlap)
     return frames, visible, amodal_overlap
 
 
@@ -445,10 +442,7 @@ def _render_video_hard(rng, plan, T, height, width):
             if mask.any():
                 _paint(image, mask, pattern, center, angle)
         frames.append(image)
-        amodal_overlap.append(int(np.count_nonzero(amodal[0] & amodal[1])))
-        for k in range(len(instances)):
-            mask = owner == k
-            visible[k].append(mask if np.count_nonzero(mask) >= MIN_VISIBLE_AREA else None)
+        _record_frame(amodal, owner, visible, amodal_overlap)
     return frames, visible, amodal_overlap
 
 
@@ -457,6 +451,16 @@ def _boxes_intersect(a, b):
     overlap_x = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     overlap_y = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     return overlap_x > 0 and overlap_y > 0
+
+
+def _record_frame(amodal, owner, visible, amodal_overlap):
+    """Per instance k, its visible mask in this frame (pixels ``owner == k``; None below
+    MIN_VISIBLE_AREA) appended to ``visible[k]``, and the overlap of the first two amodal masks
+    (the crossing pair) appended to ``amodal_overlap``."""
+    amodal_overlap.append(int(np.count_nonzero(amodal[0] & amodal[1])))
+    for k, masks in enumerate(visible):
+        mask = owner == k
+        masks.append(mask if np.count_nonzero(mask) >= MIN_VISIBLE_AREA else None)
 
 
 def _crossing_frames(visible, amodal_overlap):
