@@ -45,6 +45,9 @@ def add_masktrack_config(cfg):
     _C.MODEL.TRACK_HEAD.LAST_RELU = True
     # MMT: PyTorch default nn.Linear init ("default"); ORIG: N(0, 0.01), zero bias ("normal").
     _C.MODEL.TRACK_HEAD.INIT = "default"
+    # Normalisation of the FC outputs that a ReLU follows ("" = none, both references; "LN":
+    # LayerNorm per RoI, which keeps the head's ReLUs from all dying when trained from scratch).
+    _C.MODEL.TRACK_HEAD.NORM = ""
     # Weight of the match cross-entropy in the total loss (1.0 in ORIG and MMT).
     _C.MODEL.TRACK_HEAD.LOSS_WEIGHT = 1.0
     # MMT samples the track head's RoIs independently of the box head (same 128 / 25% / IoU 0.5

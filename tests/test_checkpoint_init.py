@@ -33,7 +33,8 @@ def tiny_cfg(meta_arch, roi_heads, num_classes):
         "MODEL.ROI_HEADS.NUM_CLASSES", num_classes,
         "MODEL.FPN.OUT_CHANNELS", 32,
         "MODEL.ROI_BOX_HEAD.FC_DIM", 32,
-        "MODEL.ROI_MASK_HEAD.CONV_DIM", 16,
+        "MODEL.ROI_MASK_HEAD.CONV_DIM", 32,
+        "MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK", False,  # the model table's class-specific masks
         "MODEL.TRACK_HEAD.FC_DIM", 32,
     ])
     return cfg
@@ -113,7 +114,7 @@ def test_shared_parts_are_loaded(loaded, prefix):
     ("roi_heads.box_predictor.cls_score.bias", (4,)),
     ("roi_heads.box_predictor.bbox_pred.weight", (12, 32)),
     ("roi_heads.box_predictor.bbox_pred.bias", (12,)),
-    ("roi_heads.mask_head.predictor.weight", (3, 16, 1, 1)),
+    ("roi_heads.mask_head.predictor.weight", (3, 32, 1, 1)),
     ("roi_heads.mask_head.predictor.bias", (3,)),
 ])
 def test_class_specific_layers_keep_fresh_init(loaded, key, new_shape):

@@ -32,7 +32,7 @@ def tiny_cfg():
         "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", 16,
         "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0,  # random weights: keep detections
         "MODEL.ROI_BOX_HEAD.FC_DIM", 32,
-        "MODEL.ROI_MASK_HEAD.CONV_DIM", 16,
+        "MODEL.ROI_MASK_HEAD.CONV_DIM", 32,
         "MODEL.TRACK_HEAD.FC_DIM", 32,
         "INPUT.MIN_SIZE_TEST", 64, "INPUT.MAX_SIZE_TEST", 96,
         "TEST.DETECTIONS_PER_IMAGE", 5,

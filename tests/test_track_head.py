@@ -210,3 +210,37 @@ def test_build_track_head_from_config_defaults_and_orig():
     head = build_track_head(cfg, SHAPE)
     assert head.last_relu is False
     assert all(torch.all(fc.bias == 0) for fc in head.fcs)
+
+
+# ------------------------------------------------------------------------------ NORM
+def test_norm_ln_keeps_a_shifted_first_layer_alive():
+    """The failure NORM guards against: the first FC's pre-activations all negative. Without
+    a norm every RoI then gets the same embedding (and no gradient reaches the first FC);
+    with LayerNorm the embeddings still differ and the first FC still gets a gradient."""
+    shape = ShapeSpec(channels=4, height=3, width=3)
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 3, 3)
+    out = {}
+    for norm in ("", "LN"):
+        torch.manual_seed(1)
+        head = RoIEmbedHead(shape, num_fc=2, fc_dim=16, last_relu=False, norm=norm)
+        with torch.no_grad():
+            head.fcs[0].bias.fill_(-100.0)  # every unit off for every RoI
+        e = head(x)
+        e.pow(2).sum().backward()
+        out[norm] = (e.detach(), head.fcs[0].weight.grad.abs().sum().item())
+    dead, dead_grad = out[""]
+    alive, alive_grad = out["LN"]
+    assert torch.allclose(dead, dead[:1].expand_as(dead)) and dead_grad == 0
+    assert alive.std(dim=0).mean() > 0.01 and alive_grad > 0
+
+
+def test_norm_modules_and_checkpoint_keys():
+    shape = ShapeSpec(channels=2, height=2, width=2)
+    plain = RoIEmbedHead(shape, num_fc=2, fc_dim=8, last_relu=False)
+    assert all(k.startswith("fcs.") for k in plain.state_dict())  # the references' keys
+    last = RoIEmbedHead(shape, num_fc=2, fc_dim=8, last_relu=True, norm="LN")
+    no_last = RoIEmbedHead(shape, num_fc=2, fc_dim=8, last_relu=False, norm="LN")
+    assert len(last.norms) == 2 and len(no_last.norms) == 1  # one per ReLU
+    with pytest.raises(ValueError, match="TRACK_HEAD.NORM"):
+        RoIEmbedHead(shape, num_fc=2, fc_dim=8, last_relu=False, norm="GN")

@@ -96,23 +96,33 @@ def test_eval_only_prints_metrics(trained):
     assert json.load(open(results)), "no tracks written"
 
 
+#: The held-out AP the quickstart must print. Over 3 seeds it printed QUICKSTART_AP_RANGE
+#: (docs/cpu_recipe.md); other machines take other float paths, so the floor sits far below.
+QUICKSTART_AP_FLOOR = 20.0
+
+
 @pytest.mark.slow
 def test_quickstart_main_job(tmp_path):
-    """The main job, shortened: data, training, AP, match accuracy, ablation, demo, report."""
+    """The main job exactly as a user runs it (no overrides): data, training, held-out AP
+    above a floor, AP per checkpoint, match accuracy, tracker ablation, demo, report."""
     proc = subprocess.run(
-        [sys.executable, "-m", "masktrack_d2.quickstart", "--output-dir", str(tmp_path / "qs"),
-         "SOLVER.MAX_ITER", "30", "SOLVER.CHECKPOINT_PERIOD", "15", "SOLVER.WARMUP_ITERS", "10"],
-        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, text=True, timeout=1200)
+        [sys.executable, "-m", "masktrack_d2.quickstart", "--output-dir", str(tmp_path / "qs")],
+        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.load(open(tmp_path / "qs" / "quickstart_report.json"))
-    assert set(report["ytvis_val"]) >= {"AP", "AP50", "AP75", "AR1", "AR10"}
+    assert report["ytvis_val"]["AP"] >= QUICKSTART_AP_FLOOR, report["ytvis_val"]
+    curve = report["heldout_curve"]
+    assert [h["iteration"] for h in curve] == [0, 300, 600, 900, 1200]
+    assert curve[-1]["segm"]["AP"] == pytest.approx(report["ytvis_val"]["AP"])
+    assert curve[-1]["match_accuracy"] > curve[-1]["chance"] + 0.2
     for key in ("tracker_ablation", "tracker_ablation_extra_heldout"):
         assert set(report[key]) == {"embedding+iou+label", "iou+label"}
         for r in report[key].values():
-            assert -1 <= r["subset"]["AP"] <= 100
-    assert report["extra_heldout_crossing_video_ids"]
-    assert [h["iteration"] for h in report["heldout_curve"]] == [0, 15, 30]
-    for name in ("model_final.pth", "training_curves.png", "demo/demo.mp4",
+            assert 0 <= r["subset"]["AP"] <= 100
+    assert len(report["extra_heldout_crossing_video_ids"]) == 24
+    objects = report["demo_frame"]["objects"]
+    assert objects and all(0 <= o["iou"] <= 1 for o in objects)
+    for name in ("model_final.pth", "training_curves.png", "demo/demo.mp4", "demo/demo.json",
                  "demo/demo_frame.png", "inference/ytvis_synthetic_val/results.json"):
         assert (tmp_path / "qs" / name).is_file(), name
-    assert "held-out AP" in proc.stdout and "demo video" in proc.stdout
+    assert "held-out AP" in proc.stdout and "demo frame (video" in proc.stdout

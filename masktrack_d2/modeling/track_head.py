@@ -27,11 +27,17 @@ class RoIEmbedHead(nn.Module):
     """
     Flatten -> NUM_FC x (FC FC_DIM -> ReLU), the last ReLU optional (paper Sec. 3.1, MMT's
     RoIEmbedHead). Weights are not shared with the box head's FCs.
+
+    ``norm`` (``MODEL.TRACK_HEAD.NORM``: "LN" = LayerNorm over each RoI's FC_DIM units; "" =
+    none, as both references) normalises each FC output that a ReLU follows. Trained
+    from scratch without it, the first FC can end with every pre-activation negative for every
+    RoI: the ReLUs pass nothing, the embedding is one constant vector, and no gradient revives
+    it. Normalised, about half of the units of every RoI stay on.
     """
 
     @configurable
     def __init__(self, input_shape: ShapeSpec, *, num_fc: int, fc_dim: int, last_relu: bool,
-                 init: str = "default"):
+                 init: str = "default", norm: str = ""):
         super().__init__()
         in_dim = input_shape.channels * (input_shape.height or 1) * (input_shape.width or 1)
         self.fcs = nn.ModuleList()
@@ -39,6 +45,12 @@ class RoIEmbedHead(nn.Module):
             self.fcs.append(nn.Linear(in_dim, fc_dim))
             in_dim = fc_dim
         self.last_relu = last_relu
+        num_relu = num_fc if last_relu else num_fc - 1
+        if norm not in ("", "LN"):
+            raise ValueError(f"MODEL.TRACK_HEAD.NORM must be '' or 'LN', got {norm!r}")
+        # No module at all without a norm: checkpoints keep their keys.
+        self.norms = nn.ModuleList(nn.LayerNorm(fc_dim) for _ in range(num_relu)) if norm \
+            else None
         self.output_dim = in_dim
         if init == "normal":  # ORIG: N(0, 0.01), zero bias
             for fc in self.fcs:
@@ -51,7 +63,7 @@ class RoIEmbedHead(nn.Module):
     def from_config(cls, cfg, input_shape):
         th = cfg.MODEL.TRACK_HEAD
         return {"input_shape": input_shape, "num_fc": th.NUM_FC, "fc_dim": th.FC_DIM,
-                "last_relu": th.LAST_RELU, "init": th.INIT}
+                "last_relu": th.LAST_RELU, "init": th.INIT, "norm": th.NORM}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """
@@ -64,6 +76,8 @@ class RoIEmbedHead(nn.Module):
         for i, fc in enumerate(self.fcs):
             x = fc(x)
             if i < len(self.fcs) - 1 or self.last_relu:
+                if self.norms is not None:
+                    x = self.norms[i](x)
                 x = F.relu(x)
         return x
 

@@ -23,6 +23,8 @@ from ..utils.metrics_log import training_rows
 
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
 EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
+#: Videos of the extra held-out set; every other one has a same-category crossing.
+EXTRA_HELDOUT_VIDEOS = 48
 #: The generated set each training set name needs: (folder under $DETECTRON2_DATASETS,
 #: generator mode, built-in metadata key).
 SYNTHETIC_SETS = {
@@ -33,11 +35,25 @@ SYNTHETIC_SETS = {
 QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
 
 
-def heldout_curve(cfg, videos, output_dir: str, initial_model):
+def heldout_ap(cfg, model, dataset_name: str, output_folder: str) -> dict:
+    """YouTube-VIS segm stats (AP, AP50, ...) of ``model`` on ``dataset_name``."""
+    from ..engine import MaskTrackTrainer
+
+    c = cfg.clone()
+    c.defrost()
+    c.DATASETS.TEST = (dataset_name,)
+    evaluator = MaskTrackTrainer.build_evaluator(c, dataset_name, output_folder)
+    res = MaskTrackTrainer.test(c, model, [evaluator])
+    return res.get("segm", res)
+
+
+def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str = None):
     """
     Per checkpoint in ``output_dir`` (and for ``initial_model``, iteration 0): the held-out
-    losses on a fixed task (:func:`evaluate_heldout_losses`) and the match accuracy with
-    ground-truth boxes (:func:`evaluate_match_accuracy`).
+    losses on a fixed task (:func:`evaluate_heldout_losses`), the match accuracy with
+    ground-truth boxes (:func:`evaluate_match_accuracy`) and, with ``dataset_name`` (the
+    held-out split ``videos`` come from), its YouTube-VIS AP (checkpoints only: the initial
+    model's AP is 0): AP against iterations.
     """
     import glob
 
@@ -48,9 +64,13 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model):
     from .match_accuracy import evaluate_match_accuracy
 
     def measure(model, it):
-        return dict(evaluate_match_accuracy(model, cfg, videos, max_pairs=100),
-                    losses=evaluate_heldout_losses(model, cfg, videos, max_pairs=60),
-                    iteration=it)
+        point = dict(evaluate_match_accuracy(model, cfg, videos, max_pairs=100),
+                     losses=evaluate_heldout_losses(model, cfg, videos, max_pairs=60),
+                     iteration=it)
+        if dataset_name is not None and it > 0:
+            folder = os.path.join(output_dir, "heldout_curve", "iter_{:06d}".format(it))
+            point["segm"] = heldout_ap(cfg, model, dataset_name, folder)
+        return point
 
     curve = [measure(initial_model, 0)]
     model = build_model(cfg)
@@ -74,7 +94,7 @@ def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     rows = training_rows(output_dir)
     keys = keys or ["loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask",
                     "loss_match"]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4))
     it = [r["iteration"] for r in rows]
     for k in keys:
         axes[0].plot(it, [r[k] for r in rows], label=k)
@@ -102,6 +122,14 @@ def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     axes[2].set_xlabel("iteration (checkpoints)")
     axes[2].set_title("held-out losses, fixed proposals")
     axes[2].legend(fontsize=8)
+    ap_points = [h for h in (heldout or []) if "segm" in h]
+    for k in ("AP", "AP50", "AP75"):
+        axes[3].plot([h["iteration"] for h in ap_points], [h["segm"].get(k) for h in ap_points],
+                     "o-", label=k)
+    axes[3].set_ylim(0, 100)
+    axes[3].set_xlabel("iteration (checkpoints)")
+    axes[3].set_title("held-out YouTube-VIS AP")
+    axes[3].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
@@ -162,31 +190,6 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
     return out
 
 
-def render_demo(config_file: str, opts, weights: str, video: dict, out_dir: str,
-                confidence_threshold: float = 0.5):
-    """
-    Draw the tracks of one video record through the demo's code path (demo.py --input) into
-    ``out_dir/demo.mp4``, and save its middle frame as ``out_dir/demo_frame.png``.
-    """
-    import cv2
-
-    from ..predictor import run_demo, setup_demo_cfg
-
-    cfg = setup_demo_cfg(config_file, list(opts) + ["MODEL.WEIGHTS", weights],
-                         confidence_threshold=confidence_threshold)
-    os.makedirs(out_dir, exist_ok=True)
-    video_path = os.path.join(out_dir, "demo.mp4")
-    run_demo(cfg, inputs=video["file_names"], output=video_path, progress=False)
-    cap = cv2.VideoCapture(video_path)
-    cap.set(cv2.CAP_PROP_POS_FRAMES, len(video["file_names"]) // 2)
-    ok, frame = cap.read()
-    cap.release()
-    png_path = os.path.join(out_dir, "demo_frame.png")
-    if ok:
-        cv2.imwrite(png_path, frame)
-    return video_path, png_path
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,6 +210,7 @@ def main(argv=None):
     from ..data.synthetic import generate_synthetic_ytvis
     from ..data.build import get_video_dicts
     from ..engine import MaskTrackTrainer, setup_cfg
+    from .demo_frame import render_demo
 
     t0 = time.time()
     d2_args = default_argument_parser().parse_args(
@@ -225,11 +229,11 @@ def main(argv=None):
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
     initial_model = copy.deepcopy(trainer.model)
-    trainer.train()  # ends with an evaluation on DATASETS.TEST (prints AP)
-    results = trainer._last_eval_results or {}
+    trainer.train()
     t_train = time.time() - t0
 
-    heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model)
+    heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model,
+                            dataset_name=cfg.DATASETS.TEST[0])
     acc_before, acc = heldout[0], heldout[-1]
     curves = plot_curves(cfg.OUTPUT_DIR, os.path.join(cfg.OUTPUT_DIR, "training_curves.png"),
                          heldout)
@@ -243,7 +247,8 @@ def main(argv=None):
     # The held-out split has only a few crossing videos; a larger generated set (another
     # seed, so no video is shared with training) makes the tracker comparison stable.
     extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
-                                     seed=EXTRA_HELDOUT_SEED, mode=mode)
+                                     num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
+                                     mode=mode)
     extra_name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
     register_ytvis_instances(extra_name, ytvis_builtin_metadata(metadata_key),
                              extra["all_json"], extra["image_root"])
@@ -251,11 +256,12 @@ def main(argv=None):
                                       extra["crossing_video_ids"],
                                       os.path.join(cfg.OUTPUT_DIR, extra_name))
     demo_video_record = next((v for v in val_videos if v["video_id"] in crossing), val_videos[0])
-    demo_video, demo_png = render_demo(
+    demo = render_demo(
         args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
-        demo_video_record, os.path.join(cfg.OUTPUT_DIR, "demo"))
+        demo_video_record, os.path.join(cfg.OUTPUT_DIR, "demo"), gt=data["val_json"])
 
-    segm = results.get(cfg.DATASETS.TEST[0], results).get("segm", {})
+    segm = heldout_ap(cfg, trainer.model, cfg.DATASETS.TEST[0],
+                      os.path.join(cfg.OUTPUT_DIR, "inference", cfg.DATASETS.TEST[0]))
     report = {
         "ytvis_val": segm,
         "heldout_curve": heldout,
@@ -263,6 +269,8 @@ def main(argv=None):
         "crossing_video_ids": crossing,
         "tracker_ablation_extra_heldout": ablation_extra,
         "extra_heldout_crossing_video_ids": extra["crossing_video_ids"],
+        "demo_frame": {"video_id": demo_video_record["video_id"],
+                       "frame_index": demo["frame_index"], "objects": demo["coverage"]},
         "losses_first_last": summary,
         "seconds": time.time() - t0,
         "train_and_eval_seconds": t_train,
@@ -297,12 +305,17 @@ def main(argv=None):
     print("  logged training losses (first -> last 3 log points):")
     for k, (first, last) in summary.items():
         print(f"    {k:28s} {first:9.4f} -> {last:9.4f}")
+    found = [o for o in demo["coverage"] if o["detected"]]
+    missed = [o["category"] for o in demo["coverage"] if not o["detected"]]
+    print("  demo frame (video {}, frame {}): {} of {} objects detected (mask IoU >= 0.5){}"
+          .format(demo_video_record["video_id"], demo["frame_index"], len(found),
+                  len(demo["coverage"]), "; missed: " + ", ".join(missed) if missed else ""))
     print(f"  data set        {data['output_dir']}")
     print(f"  checkpoint      {os.path.join(cfg.OUTPUT_DIR, 'model_final.pth')}")
     print(f"  results.json    {os.path.join(cfg.OUTPUT_DIR, 'inference', cfg.DATASETS.TEST[0], 'results.json')}")
     print(f"  training curves {curves}")
-    print(f"  demo video      {demo_video}")
-    print(f"  demo frame      {demo_png}")
+    print(f"  demo video      {demo['video']}")
+    print(f"  demo frame      {demo['frame_png']}")
     print(f"  report          {os.path.join(cfg.OUTPUT_DIR, 'quickstart_report.json')}")
     return report
 
