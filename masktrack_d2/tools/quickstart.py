@@ -7,9 +7,11 @@ The quickstart main job, on a fresh machine and without any download:
    (synthetic_hard, in the generator's hard mode, for a config that trains on
    ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml);
 2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...);
-3. evaluates it on the held-out synthetic videos (YouTube-VIS AP) and measures the tracking
-   head's match accuracy on held-out frame pairs;
-4. renders a held-out video with the tracks drawn;
+3. evaluates it on the held-out synthetic videos: YouTube-VIS AP of every checkpoint (AP
+   against iterations), the tracking head's match accuracy on held-out frame pairs, and the
+   tracker with and without its embedding term on a second generated set of 48 videos;
+4. renders a held-out video with the tracks drawn and says which objects of the saved frame
+   the demo shows;
 and prints where each output is. Trailing ``KEY VALUE`` pairs override the config.
 """
 import argparse
