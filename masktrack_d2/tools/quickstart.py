@@ -16,6 +16,7 @@ and prints where each output is. Trailing ``KEY VALUE`` pairs override the confi
 """
 import argparse
 import copy
+import glob
 import json
 import os
 import sys
@@ -57,8 +58,6 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str
     held-out split ``videos`` come from), its YouTube-VIS AP (checkpoints only: the initial
     model's AP is 0): AP against iterations.
     """
-    import glob
-
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
@@ -227,6 +226,13 @@ def main(argv=None):
     data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
     print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
 
+    # A fresh start: checkpoints of an earlier run in this folder would join the AP curve.
+    stale = glob.glob(os.path.join(cfg.OUTPUT_DIR, "model_*.pth"))
+    for path in stale + glob.glob(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")):
+        os.remove(path)
+    if stale:
+        print(f"[quickstart] removed {len(stale)} checkpoints of an earlier run in "
+              f"{cfg.OUTPUT_DIR}", flush=True)
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
