@@ -107,6 +107,7 @@ def main():
     parser.add_argument("--collect", nargs="+", default=None,
                         help="summarise these quickstart output folders instead of running")
     parser.add_argument("--out", default=None, help="write the summary (.md and .json) here")
+    parser.add_argument("--note", default="", help="a line on how the runs were made, for --out")
     args = parser.parse_args()
 
     if args.collect:
@@ -135,8 +136,19 @@ def main():
     if args.out:
         with open(args.out + ".json", "w") as f:
             json.dump(runs, f, indent=1)
+        per_seed = [f"- {name}: AP per checkpoint "
+                    + ", ".join(f"{it}: {ap:.1f}" for it, ap in r["ap_curve"].items())
+                    + f"; match accuracy {r['match_accuracy'][0]:.2f} -> "
+                      f"{r['match_accuracy'][1]:.2f}; crossing IDSW on / off "
+                      f"{r['crossing_IDSW_on_off'][0]} / {r['crossing_IDSW_on_off'][1]}; demo "
+                      f"frame {r['demo_detected']} of {r['demo_objects']} objects found"
+                    for name, r in runs.items()]
         with open(args.out + ".md", "w") as f:
-            f.write(text + "\n")
+            f.write("# The quickstart over seeds\n\n" + (args.note + "\n\n" if args.note else "")
+                    + "AP, AP50, AP75, AR10: the 6 held-out videos of the split. extra_AP: "
+                      "all 48 videos of the extra held-out set, with the tracker's embedding "
+                      "term on / off; crossing_AP: its 24 videos with same-category "
+                      "crossings.\n\n" + text + "\n\n" + "\n".join(per_seed) + "\n")
 
 
 if __name__ == "__main__":
