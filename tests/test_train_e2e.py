@@ -96,7 +96,7 @@ def test_eval_only_prints_metrics(trained):
     assert json.load(open(results)), "no tracks written"
 
 
-#: The held-out AP the quickstart must print. Over 3 seeds it printed 30.5 to 35.3 on its 6
+#: The held-out AP the quickstart must print. Four runs printed 30.5 to 44.5 on its 6
 #: held-out videos (docs/cpu_recipe.md); other machines take other float paths, so the floor
 #: sits far below that.
 QUICKSTART_AP_FLOOR = 15.0
