@@ -156,7 +156,6 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
     """
     from detectron2.data import MetadataCatalog
 
-    from ..engine import MaskTrackTrainer
     from ..evaluation.ytvis_eval import evaluate_ytvis, track_metrics
     from ..modeling.tracker import MaskTrackTracker
 
@@ -170,15 +169,13 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
         for name, use_embedding in (("embedding+iou+label", True), ("iou+label", False)):
             c = cfg.clone()
             c.defrost()
-            c.DATASETS.TEST = (dataset_name,)
             c.TEST.TRACKER.USE_EMBEDDING = use_embedding
             model.tracker = MaskTrackTracker.from_config(c)
             folder = os.path.join(output_dir, "ablation", name)
-            evaluator = MaskTrackTrainer.build_evaluator(c, dataset_name, folder)
-            res = MaskTrackTrainer.test(c, model, [evaluator])
+            segm = heldout_ap(c, model, dataset_name, folder)
             results = json.load(open(os.path.join(folder, "results.json")))
             subset = [r for r in results if r["video_id"] in keep]
-            out[name] = {"all": res.get("segm", res),
+            out[name] = {"all": segm,
                          "subset": {k: 100 * v if v >= 0 else v
                                     for k, v in evaluate_ytvis(gt_subset, subset).items()}}
             # Association beside AP: ID switches and AssA (pooled over categories).
