@@ -88,6 +88,12 @@ def add_masktrack_config(cfg):
     _C.SOLVER.EPOCHS = 0
     _C.SOLVER.EPOCH_STEPS = (8, 11)
 
+    # Mixed precision (SOLVER.AMP.ENABLED, detectron2's key): the autocast dtype, "float16"
+    # (with a gradient scaler, as detectron2's AMPTrainer) or "bfloat16" (no scaler; Ampere
+    # and later GPUs), and the gradient scaler's initial loss scale (float16 only).
+    _C.SOLVER.AMP.PRECISION = "float16"
+    _C.SOLVER.AMP.INIT_SCALE = 2.0 ** 16
+
     # ---------------------------------------------------------------- numerics
     # Places where detectron2 and mmdetection compute the same thing slightly differently.
     # The defaults are detectron2's; the ``*_mmdet.yaml`` configs (imported mmdetection /

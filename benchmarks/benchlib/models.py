@@ -49,36 +49,15 @@ def build_random_model(cfg, seed: int = 0, train: bool = False, calibrate: bool 
 
 
 def calibrate_norms(model, cfg, seed: int = 0) -> int:
-    """Data-dependent init of the backbone's norm layers (in order, in one forward pass of a
-    generated frame at the cfg's test size). Returns the number of layers set."""
-    import torch
-    from detectron2.layers import FrozenBatchNorm2d
+    """Data-dependent init of the backbone's norm layers
+    (:func:`masktrack_d2.modeling.calibration.calibrate_backbone_norms`) on one generated frame
+    at the cfg's test size. Returns the number of layers set."""
+    from masktrack_d2.modeling.calibration import calibrate_backbone_norms
 
-    norms = [m for m in model.backbone.modules()
-             if isinstance(m, (FrozenBatchNorm2d, torch.nn.modules.batchnorm._BatchNorm))]
-    handles = []
-
-    def hook(mod, inputs):
-        x = inputs[0].detach()
-        mod.running_mean.copy_(x.mean(dim=(0, 2, 3)))
-        mod.running_var.copy_(x.var(dim=(0, 2, 3)).clamp(min=1e-5))
-
-    for m in norms:
-        handles.append(m.register_forward_pre_hook(hook))
     h = int(cfg.INPUT.MIN_SIZE_TEST)
     w = int(cfg.INPUT.MAX_SIZE_TEST)
     img = next(moving_shapes_frames(1, h, w, seed=seed + 12345))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            images = model.preprocess_image(model_inputs(cfg, [img]))
-            model.backbone(images.tensor)
-    finally:
-        for hd in handles:
-            hd.remove()
-        model.train(was_training)
-    return len(norms)
+    return calibrate_backbone_norms(model, model_inputs(cfg, [img]))
 
 
 def copy_weights(src, dst) -> List[str]:

@@ -13,40 +13,50 @@ from ..config import add_masktrack_config
 from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
 from ..evaluation.evaluator import YTVISEvaluator
 from ..solver import apply_epoch_schedule, build_optimizer
+from .amp import MixedPrecisionTrainer, amp_dtype
 
 logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _ddp_options():
-    """Make DefaultTrainer's data-parallel wrapping work for a CPU model.
+def _trainer_options(cfg):
+    """Give DefaultTrainer's constructor this project's data-parallel and mixed-precision steps.
 
-    DefaultTrainer builds ``create_ddp_model(model, broadcast_buffers=False)`` inside its
-    ``__init__``, with no seam for options, and detectron2 passes ``device_ids=[local rank]``,
-    which DDP accepts only for a CUDA module; so the function it calls is swapped for the
-    duration of the constructor to pass ``device_ids=None`` for a CPU model.
+    DefaultTrainer builds ``create_ddp_model(model, broadcast_buffers=False)`` and
+    ``AMPTrainer(model, data_loader, optimizer)`` inside its ``__init__``, with no seam for
+    options, so the two names it calls are swapped for the duration of the constructor:
 
-    ``find_unused_parameters`` stays off (it costs a graph walk per iteration): every loss
-    keeps all heads in the graph, also for a batch without a positive RoI or with an empty
-    reference frame (tests/test_ddp_training.py trains such batches with 2 processes).
+    * detectron2 passes DDP ``device_ids=[local rank]``, which DDP accepts only for a CUDA
+      module; a CPU model gets ``device_ids=None``. ``find_unused_parameters`` stays off (it
+      costs a graph walk per iteration): every loss keeps all heads in the graph, also for a
+      batch without a positive RoI or with an empty reference frame
+      (tests/test_ddp_training.py trains such batches with 2 processes).
+    * with ``SOLVER.AMP.ENABLED`` the step is :class:`MixedPrecisionTrainer`, with
+      ``SOLVER.AMP.PRECISION`` and ``SOLVER.AMP.INIT_SCALE`` (detectron2's AMPTrainer has
+      float16 only, CUDA only, and a fixed initial loss scale).
     """
-    original = d2_defaults.create_ddp_model
+    original_ddp, original_amp = d2_defaults.create_ddp_model, d2_defaults.AMPTrainer
 
     def create_ddp_model(model, **kwargs):
         if next(model.parameters()).device.type == "cpu":
             kwargs["device_ids"] = None
-        return original(model, **kwargs)
+        return original_ddp(model, **kwargs)
 
-    d2_defaults.create_ddp_model = create_ddp_model
+    def amp_trainer(model, data_loader, optimizer):
+        return MixedPrecisionTrainer(model, data_loader, optimizer,
+                                     precision=amp_dtype(cfg.SOLVER.AMP.PRECISION),
+                                     init_scale=cfg.SOLVER.AMP.INIT_SCALE)
+
+    d2_defaults.create_ddp_model, d2_defaults.AMPTrainer = create_ddp_model, amp_trainer
     try:
         yield
     finally:
-        d2_defaults.create_ddp_model = original
+        d2_defaults.create_ddp_model, d2_defaults.AMPTrainer = original_ddp, original_amp
 
 
 class MaskTrackTrainer(DefaultTrainer):
     def __init__(self, cfg):
-        with _ddp_options():
+        with _trainer_options(cfg):
             super().__init__(cfg)
 
     @classmethod

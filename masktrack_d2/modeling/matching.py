@@ -11,14 +11,19 @@ __all__ = ["match_logits"]
 def match_logits(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Match logits of query embeddings against reference embeddings (docs/method.md, "Track head").
 
+    Always float32, also under ``torch.autocast``: the embeddings are unnormalised (1024-d
+    after a ReLU), and their dot products leave float16's range (65504) as soon as the
+    entries average about 8. An overflowed logit is inf, and the softmax over it NaN.
+
     Args:
-        x: (N, C) query embeddings.
-        ref: (M, C) reference / memory embeddings (M may be 0).
+        x: (N, C) query embeddings, any float dtype.
+        ref: (M, C) reference / memory embeddings (M may be 0), any float dtype.
 
     Returns:
-        (N, M + 1) logits: column 0 is the constant 0 logit of the "new instance" slot,
+        (N, M + 1) float32 logits: column 0 is the constant 0 logit of the "new instance" slot,
         column j + 1 is the plain dot product ``x[i] . ref[j]`` (no normalisation, no
         temperature). With M = 0 only the dummy column is returned.
     """
-    sim = x @ ref.t()
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        sim = x.float() @ ref.float().t()
     return torch.cat([sim.new_zeros(sim.shape[0], 1), sim], dim=1)

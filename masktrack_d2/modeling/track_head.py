@@ -102,7 +102,12 @@ def match_loss(key_embeds: List[torch.Tensor], ref_embeds: List[torch.Tensor],
                targets: List[torch.Tensor], norm: str = "matched"):
     """
     Softmax cross-entropy over [new, ref_1..ref_M] per positive RoI (docs/method.md,
-    "Match targets and loss").
+    "Match targets and loss"), in float32 (:func:`match_logits`), for the whole batch at once.
+
+    The N images are scored in one product of all positives against all references, with a
+    -inf logit wherever the two belong to different images: the softmax of each row is then
+    exactly its own image's, and the step costs a fixed number of kernels and one host sync
+    (the logged accuracy) whatever N is.
 
     Args:
         key_embeds: per image (P_i, D) embeddings of positive key-frame RoIs.
@@ -110,18 +115,35 @@ def match_loss(key_embeds: List[torch.Tensor], ref_embeds: List[torch.Tensor],
         targets: per image (P_i,) long targets from :func:`match_targets`.
         norm: "matched" (MMT: divide by #targets > 0, min 1) or "positives" (ORIG: by P_i, min 1).
     Returns:
-        (loss, accuracy): the mean over images of the per-image normalised loss, and the
-        fraction of positives whose argmax equals the target (a float, for logging).
+        (loss, accuracy): the mean over images of the per-image normalised loss (a float32
+        scalar tensor), and the fraction of positives whose argmax equals the target (a float,
+        for logging).
     """
     if norm not in ("matched", "positives"):
         raise ValueError(f"MODEL.TRACK_HEAD.LOSS_NORM must be 'matched' or 'positives', got {norm!r}")
-    losses, correct, total = [], 0, 0
-    for x, ref, t in zip(key_embeds, ref_embeds, targets):
-        logits = match_logits(x, ref)  # (P, M + 1)
-        ce = F.cross_entropy(logits, t, reduction="sum")
-        denom = (t > 0).sum() if norm == "matched" else t.numel()
-        losses.append(ce / max(int(denom), 1))
-        correct += int((logits.argmax(dim=1) == t).sum()) if t.numel() else 0
-        total += t.numel()
-    loss = torch.stack(losses).mean() if losses else key_embeds[0].sum() * 0
-    return loss, correct / max(total, 1)
+    num_images = len(key_embeds)
+    x, ref = torch.cat(key_embeds), torch.cat(ref_embeds)
+    device = x.device
+
+    def image_index(parts):
+        return torch.cat([torch.full((len(p),), i, dtype=torch.long, device=device)
+                          for i, p in enumerate(parts)])
+
+    key_img, ref_img = image_index(key_embeds), image_index(ref_embeds)
+    # Targets j > 0 of image i point at column 1 + (references of images < i) + j - 1.
+    offsets, total = [], 0
+    for ref_i in ref_embeds:
+        offsets.append(total)
+        total += len(ref_i)
+    t = torch.cat([torch.where(t_i > 0, t_i + off, t_i) for t_i, off in zip(targets, offsets)])
+
+    logits = match_logits(x, ref)  # (P, M + 1), float32
+    other_image = key_img[:, None] != ref_img[None, :]
+    logits = torch.cat([logits[:, :1], logits[:, 1:].masked_fill(other_image, float("-inf"))],
+                       dim=1)
+    ce = F.cross_entropy(logits, t, reduction="none")  # (P,)
+    counted = (t > 0).float() if norm == "matched" else torch.ones_like(ce)
+    denom = torch.zeros(num_images, device=device).index_add_(0, key_img, counted)
+    loss = (ce / denom.clamp(min=1)[key_img]).sum() / max(num_images, 1)
+    correct = (logits.argmax(dim=1) == t).sum()
+    return loss, correct.item() / max(t.numel(), 1)
