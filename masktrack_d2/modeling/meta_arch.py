@@ -1,5 +1,5 @@
 """MaskTrack R-CNN: Mask R-CNN trained on frame pairs, run online over videos."""
-from typing import Dict, Iterable, Iterator, List, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 
@@ -42,7 +42,7 @@ class MaskTrackRCNN(GeneralizedRCNN):
 
     def forward(self, batched_inputs: List[Dict]):
         if self.training:
-            return self._forward_pairs(batched_inputs)
+            return self.pair_losses(batched_inputs)[0]
         if "frames" in batched_inputs[0]:
             return [self.inference_video(video) for video in batched_inputs]
         return super().forward(batched_inputs)
@@ -69,17 +69,31 @@ class MaskTrackRCNN(GeneralizedRCNN):
         key_images = ImageList(images.tensor[:n], images.image_sizes[:n])
         return key_images, key_features, ref_features
 
-    def _forward_pairs(self, batched_inputs: List[Dict]) -> Dict[str, torch.Tensor]:
+    def pair_losses(self, batched_inputs: List[Dict], proposals: Optional[List[Instances]] = None
+                    ) -> Tuple[Dict[str, torch.Tensor], List[Instances]]:
+        """
+        The training losses of N frame pairs.
+
+        Args:
+            batched_inputs: N pair dicts (see the class docstring).
+            proposals: per key frame, RPN proposals to use instead of this pass's own (the RPN
+                losses are still computed). With the same proposals and the same RNG state
+                two passes sample the same RoIs, so their losses differ only by arithmetic:
+                how the GPU check compares mixed precision with float32 on one batch.
+        Returns:
+            (losses, proposals): the loss dict, and the proposals the RoI heads were given.
+        """
         key_images, key_features, ref_features = self.pair_features(batched_inputs)
         gt = [x["instances"].to(self.device) for x in batched_inputs]
         ref_gt = [x["ref_instances"].to(self.device) for x in batched_inputs]
-        proposals, proposal_losses = self.proposal_generator(key_images, key_features, gt)
+        own, proposal_losses = self.proposal_generator(key_images, key_features, gt)
+        proposals = own if proposals is None else proposals
         _, detector_losses = self.roi_heads(
             key_images, key_features, proposals, gt,
             ref_features=ref_features, ref_targets=ref_gt)
         losses = dict(proposal_losses)
         losses.update(detector_losses)
-        return losses
+        return losses, proposals
 
     # ------------------------------------------------------------------ video inference
     def inference_video(self, video: Dict) -> Dict:

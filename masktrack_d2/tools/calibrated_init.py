@@ -31,7 +31,8 @@ def calibration_inputs(cfg, num_frames: int):
 
 
 def build_calibrated_model(cfg, num_frames: int = 4):
-    """``build_model(cfg)`` seeded by ``cfg.SEED`` (when >= 0), norms calibrated."""
+    """``build_model(cfg)`` seeded by ``cfg.SEED`` (when >= 0), norms calibrated on
+    ``num_frames`` frames (0: left as built, e.g. identity FrozenBN)."""
     from detectron2.modeling import build_model
 
     from ..modeling.calibration import calibrate_backbone_norms
@@ -39,8 +40,9 @@ def build_calibrated_model(cfg, num_frames: int = 4):
     if cfg.SEED >= 0:
         torch.manual_seed(cfg.SEED)
     model = build_model(cfg)
-    n = calibrate_backbone_norms(model, calibration_inputs(cfg, num_frames))
-    logger.info(f"calibrated {n} backbone norm layers on {num_frames} frames")
+    if num_frames > 0:
+        n = calibrate_backbone_norms(model, calibration_inputs(cfg, num_frames))
+        logger.info(f"calibrated {n} backbone norm layers on {num_frames} frames")
     return model
 
 
@@ -55,7 +57,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config-file", required=True)
     p.add_argument("--out", required=True, help="checkpoint to write (.pth)")
-    p.add_argument("--frames", type=int, default=4, help="frames to calibrate on")
+    p.add_argument("--frames", type=int, default=4,
+                   help="frames to calibrate on (0: no calibration, plain random init)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config KEY VALUE pairs")
     args = p.parse_args(argv)
     cfg = get_cfg()
