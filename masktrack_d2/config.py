@@ -90,9 +90,12 @@ def add_masktrack_config(cfg):
 
     # Mixed precision (SOLVER.AMP.ENABLED, detectron2's key): the autocast dtype, "float16"
     # (with a gradient scaler, as detectron2's AMPTrainer) or "bfloat16" (no scaler; Ampere
-    # and later GPUs), and the gradient scaler's initial loss scale (float16 only).
+    # and later GPUs), and the gradient scaler's initial loss scale (float16 only). 2^8, not
+    # torch's 2^16: the random track head's match-loss gradients are so large at the start
+    # that from 2^16 the scaler skips its first ~8 steps, halving down to 2^8 anyway
+    # (benchmarks/results/amp_overflow.md).
     _C.SOLVER.AMP.PRECISION = "float16"
-    _C.SOLVER.AMP.INIT_SCALE = 2.0 ** 16
+    _C.SOLVER.AMP.INIT_SCALE = 2.0 ** 8
 
     # ---------------------------------------------------------------- numerics
     # Places where detectron2 and mmdetection compute the same thing slightly differently.
