@@ -117,6 +117,12 @@ def add_masktrack_config(cfg):
     # detection must beat it to take the track (mmdetection: -1e6).
     _C.TEST.TRACKER.INITIAL_BEST_SCORE = float("-inf")
 
+    # ---------------------------------------------------------------- video inference
+    # Frames of a video the detector runs on at once (backbone, RPN, box head, embeddings);
+    # the tracker still steps frame by frame. 1 = frame by frame. Outputs do not depend on it
+    # beyond float rounding (tests/test_frames_per_batch.py).
+    _C.TEST.FRAMES_PER_BATCH = 1
+
     # ---------------------------------------------------------------- misc
     # Video test set evaluation writes results.json + a submission zip here when the data set
     # has no ground truth.

@@ -6,11 +6,12 @@ connects a frame source, the predictor, the drawing and the outputs
 (:mod:`masktrack_d2.utils.video_io`); memory does not grow with the number of frames: one
 decoded frame at a time, and the optional json keeps RLEs only (:class:`VideoTrackResults`).
 """
+import collections
 import json
 import logging
 import os
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -146,15 +147,16 @@ class VideoPredictor:
             (frame, instances) per frame: ``instances`` on the CPU at the frame's size with
             pred_boxes, scores, pred_classes, pred_masks (bool (D, H, W)), pred_track_ids.
         """
-        current: List[Frame] = []
+        # track_frames reads up to TEST.FRAMES_PER_BATCH frames ahead and yields in order.
+        pending: Deque[Frame] = collections.deque()
 
         def inputs():
             for frame in frames:
-                current[:] = [frame]  # the frame track_frames is about to yield for
+                pending.append(frame)
                 yield self._model_input(frame)
 
         for _, instances in self.model.track_frames(inputs()):
-            yield current[0], instances.to("cpu")
+            yield pending.popleft(), instances.to("cpu")
 
 
 # ------------------------------------------------------------------------------ the demo

@@ -1,4 +1,5 @@
 """MaskTrack R-CNN: Mask R-CNN trained on frame pairs, run online over videos."""
+import itertools
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
@@ -29,15 +30,25 @@ class MaskTrackRCNN(GeneralizedRCNN):
     """
 
     @configurable
-    def __init__(self, *, tracker: MaskTrackTracker, **kwargs):
+    def __init__(self, *, tracker: MaskTrackTracker, frames_per_batch: int = 1, **kwargs):
+        """
+        Args:
+            tracker: the online tracker video inference steps frame by frame.
+            frames_per_batch: K, the frames of a video the detector runs on at once in video
+                inference (``TEST.FRAMES_PER_BATCH``); 1 is frame by frame.
+        """
         super().__init__(**kwargs)
         self.tracker = tracker
+        if frames_per_batch < 1:
+            raise ValueError(f"TEST.FRAMES_PER_BATCH must be >= 1, got {frames_per_batch}")
+        self.frames_per_batch = int(frames_per_batch)
 
     @classmethod
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
         set_box_delta_clamp(ret["proposal_generator"], cfg.MODEL.BOX_DELTA_CLAMP)
         ret["tracker"] = MaskTrackTracker.from_config(cfg)
+        ret["frames_per_batch"] = cfg.TEST.FRAMES_PER_BATCH
         return ret
 
     def forward(self, batched_inputs: List[Dict]):
@@ -112,32 +123,49 @@ class MaskTrackRCNN(GeneralizedRCNN):
         return {"video_id": video["video_id"], "tracks": results.results()}
 
     @torch.no_grad()
-    def track_frames(self, frames: Iterable[Dict]) -> Iterator[Tuple[int, Instances]]:
+    def track_frames(self, frames: Iterable[Dict], frames_per_batch: Optional[int] = None
+                     ) -> Iterator[Tuple[int, Instances]]:
         """
-        Yield ``(frame_idx, instances)`` per frame, with the tracker reset at the start.
-        ``instances`` are at the frame's original size with fields pred_boxes, scores,
+        Yield ``(frame_idx, instances)`` per frame, in order, with the tracker reset at the
+        start. ``instances`` are at the frame's original size with fields pred_boxes, scores,
         pred_classes, pred_masks (bool, (D, H, W)) and pred_track_ids; detections the tracker
         discarded are left out.
-        """
-        self.tracker.reset()
-        for i, frame in enumerate(frames):
-            frame_idx = frame.get("frame_idx", i)
-            yield frame_idx, self._track_frame(frame, frame_idx)
 
-    def _track_frame(self, frame: Dict, frame_idx: int) -> Instances:
-        images = self.preprocess_image([frame])
+        The frames are read K at a time (``frames_per_batch``, default
+        ``self.frames_per_batch``), so at most K frames and their features are held: the
+        detector (backbone, RPN, box head, track-head embeddings) runs on the K frames as one
+        batch, the tracker then steps through them one by one, and the mask head runs once
+        for the detections the tracker kept in all K. Frames of one video share a size, so the
+        batch is padded as a single frame is: K changes only the order in which batched
+        kernels add.
+        """
+        k = frames_per_batch or self.frames_per_batch
+        self.tracker.reset()
+        frames = iter(frames)
+        start = 0
+        while True:
+            chunk = list(itertools.islice(frames, k))
+            if not chunk:
+                return
+            indices = [f.get("frame_idx", start + j) for j, f in enumerate(chunk)]
+            start += len(chunk)
+            yield from zip(indices, self._track_chunk(chunk, indices))
+
+    def _track_chunk(self, frames: List[Dict], frame_indices: List[int]) -> List[Instances]:
+        images = self.preprocess_image(frames)
         features = self.backbone(images.tensor)
         proposals, _ = self.proposal_generator(images, features, None)
-        dets, embeds = self.roi_heads.detect_and_embed(features, proposals)
-        det, embeds = dets[0], embeds[0]  # network-input coordinates
-        ids = self.tracker.step(frame_idx, det.pred_boxes.tensor, det.scores,
-                                det.pred_classes, embeds)
-        keep = ids >= 0
-        det = det[keep]
-        det.pred_track_ids = ids[keep]
+        dets, embeds = self.roi_heads.detect_and_embed(features, proposals)  # input coordinates
+        kept = []
+        for det, emb, frame_idx in zip(dets, embeds, frame_indices):
+            ids = self.tracker.step(frame_idx, det.pred_boxes.tensor, det.scores,
+                                    det.pred_classes, emb)
+            keep = ids >= 0
+            det = det[keep]
+            det.pred_track_ids = ids[keep]
+            kept.append(det)
         # Masks only for the detections that survive tracking: the same output as masking all
         # and filtering, for less work.
-        det = self.roi_heads.forward_with_given_boxes(features, [det])[0]
-        height = frame.get("height", images.image_sizes[0][0])
-        width = frame.get("width", images.image_sizes[0][1])
-        return detector_postprocess(det, height, width)
+        kept = self.roi_heads.forward_with_given_boxes(features, kept)
+        return [detector_postprocess(det, frame.get("height", size[0]), frame.get("width", size[1]))
+                for det, frame, size in zip(kept, frames, images.image_sizes)]
