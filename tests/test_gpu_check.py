@@ -34,7 +34,11 @@ def test_check_run_accepts_a_learning_run():
 
 def test_check_run_rejects_a_diverging_run_with_finite_losses():
     ok, problems = gpu_check.check_run("x", _records([300.0 + 50 * i for i in range(30)]), 40, 0.25)
-    assert not ok and "did not fall by 25%" in problems[0]
+    assert not ok and "did not fall by 25%: median" in problems[0]
+    # most batches improve, but the spikes grow: the median falls, the mean does not
+    totals = [300.0 - 5 * i + (2000.0 * i if i % 5 == 4 else 0.0) for i in range(30)]
+    ok, problems = gpu_check.check_run("x", _records(totals), 40, 0.25)
+    assert not ok and len(problems) == 1 and "did not fall by 25%: mean" in problems[0]
 
 
 def test_check_run_rejects_non_finite_and_out_of_range_start():
@@ -63,6 +67,10 @@ def test_compare_losses_tolerances():
 
 def _dry(tmp_path, *args):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    # conftest caps oneDNN at AVX2 for the mmdetection fixture; without the CPU's bfloat16
+    # instructions the dry run's bfloat16 training is ~10x slower. The check runs the
+    # machine's own kernels, as a user's would.
+    env.pop("ONEDNN_MAX_CPU_ISA", None)
     proc = subprocess.run(
         [sys.executable, os.path.join(_tiny.REPO, "tools", "gpu_check.py"), "--device", "cpu",
          "--dry", "--out", str(tmp_path / "out")] + list(args),

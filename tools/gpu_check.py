@@ -12,8 +12,8 @@ Steps, each timed, then one summary; exit status 0 only if every check passed:
    * every loss component finite at every iteration;
    * the losses of iteration 0 inside the ranges a correct start gives (``ITER0_RANGES``:
      e.g. ``loss_cls`` near ln(C + 1), as a classifier that knows nothing scores);
-   * the total loss falling: the median of the last 10 iterations at most ``1 - --min-drop``
-     times the median of the first 10;
+   * the total loss falling: the median and the mean of the last 10 iterations at most
+     ``1 - --min-drop`` times those of the first 10;
 
    and reported: pairs/s (median step time after warm-up), peak GPU memory, steps the
    gradient scaler skipped, each mixed precision's speed against float32;
@@ -191,11 +191,13 @@ def check_run(name, records, num_classes, min_drop):
             problems.append(f"iteration 0 {key} = {v:.4g}, expected {lo:.3g}-{hi:.3g}")
     totals = [r["total_loss"] for r in records]
     if len(totals) >= 20:
-        # Medians: the match loss of a random track head spikes on single batches.
-        first, last = statistics.median(totals[:10]), statistics.median(totals[-10:])
-        if not last <= (1 - min_drop) * first:
-            problems.append(f"total loss did not fall by {min_drop:.0%}: median of the first "
-                            f"10 iterations {first:.4g}, of the last 10 {last:.4g}")
+        # Both the median (a random track head's match loss spikes on single batches) and
+        # the mean (a run whose spikes keep growing is diverging) must fall.
+        for name, stat in (("median", statistics.median), ("mean", statistics.fmean)):
+            first, last = stat(totals[:10]), stat(totals[-10:])
+            if not last <= (1 - min_drop) * first:
+                problems.append(f"total loss did not fall by {min_drop:.0%}: {name} of the "
+                                f"first 10 iterations {first:.4g}, of the last 10 {last:.4g}")
     else:
         problems.append(f"only {len(totals)} iterations: 20 needed to judge the learning")
     return not problems, problems
