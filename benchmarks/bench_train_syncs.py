@@ -46,15 +46,19 @@ Two views of the same step:
 The optimizer step and detectron2's ``SimpleTrainer.write_metrics`` (once per step) are
 counted separately.
 
+Both views are the shared machinery of ``benchlib/syncs.py`` (also used by
+``bench_inference_syncs.py``); the CUDA view runs here without its ``fake_cuda`` option:
+the training path takes the same branches on the CPU as on CUDA at these sizes (the RPN's
+NMS gets at most 5 x 200 proposals, 4000 coordinates: torchvision's ``batched_nms`` uses its
+coordinate trick on both devices up to that size).
+
     .venv/bin/python benchmarks/bench_train_syncs.py            # ~1-2 min on 2 cores
     .venv/bin/python benchmarks/bench_train_syncs.py --quick    # batch sizes 1, 2, 4
 """
 import argparse
 import collections
 import json
-import linecache
 import os
-import re
 import sys
 import time
 
@@ -63,11 +67,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib.env import CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
 from benchlib.models import build_random_model, masktrack_cfg  # noqa: E402
 from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
+from benchlib.syncs import (  # noqa: E402
+    _ON, CATEGORIES, SyncTracer, _n, _short, analyse_profile, fit, origin, profiled, traced)
 
 NAME = "train_syncs"
 CONFIG = os.path.join(ROOT, "configs", "youtubevis_2019", "masktrack_rcnn_R_50_FPN_12e.yaml")
 DATASET = "bench_synthetic_{w}x{h}_v{v}_f{f}_train"
-PROJECT = re.compile(r"(?:^|/)((?:masktrack_d2|detectron2|torchvision)/.*)$")
 
 #: (path part, function or None, stage): the stage of an op is the first rule matching its
 #: innermost project frame, else the next frame outward, and so on; stage None: a helper,
@@ -129,437 +134,6 @@ def stage_of(frames):
             if part in path:
                 return stage
     return "outside (loss sum, backward call)"
-
-
-# ============================================================================ 1. CPU profiler
-#: op name -> kind, for ops that make the host wait for the device on CUDA.
-SYNC_OPS = {
-    "aten::_local_scalar_dense": "item",
-    "aten::nonzero": "nonzero",
-    "aten::masked_select": "masked_select",
-    "aten::_unique": "unique",
-    "aten::_unique2": "unique",
-    "aten::unique_dim": "unique",
-    "aten::unique_consecutive": "unique",
-    "aten::unique_dim_consecutive": "unique",
-    "aten::repeat_interleave": "repeat_interleave",  # only with a nested item (see below)
-    "aten::bincount": "bincount",
-    "aten::equal": "equal",
-}
-PY_FRAME = re.compile(r"^(?P<file>.+?\.py)\((?P<line>\d+)\): (?P<func>.+)$")
-C_METHOD = re.compile(r"^<built-in method (?P<name>\w+) of Tensor object at ")
-
-
-def _frame(ev):
-    """(path under the package root, function) of a project Python-frame event, or None."""
-    m = PY_FRAME.match(ev.name)
-    if not m:
-        return None
-    p = PROJECT.search(m.group("file"))
-    return (p.group(1), m.group("func")) if p else None
-
-
-def _frame_label(ev):
-    fr = _frame(ev)
-    return f"{fr[0]}:{fr[1]}" if fr else None
-
-
-def _profile_stage(anc):
-    if any(a.name.startswith("autograd::engine::evaluate_function") for a in anc):
-        return "(backward pass)"
-    return stage_of([fr for fr in (_frame(a) for a in anc) if fr is not None])
-
-
-def _ancestors(ev):
-    p = ev.cpu_parent
-    while p is not None:
-        yield p
-        p = p.cpu_parent
-
-
-def _descendants(ev):
-    stack = list(ev.cpu_children)
-    while stack:
-        c = stack.pop()
-        yield c
-        stack.extend(c.cpu_children)
-
-
-def _sync_kind(ev):
-    kind = SYNC_OPS.get(ev.name)
-    if kind == "repeat_interleave":
-        # the output size is read with a nested item; with output_size given it is not
-        return kind if any(c.name == "aten::_local_scalar_dense" for c in _descendants(ev)) \
-            else None
-    return kind
-
-
-def _profile_site(ev):
-    """(site, caller): innermost project function above ``ev`` and the next one outward;
-    backward ops (no Python frame) by autograd node."""
-    site = None
-    node = None
-    for p in _ancestors(ev):
-        if node is None and re.search(r"Backward\d*$", p.name):
-            node = p.name
-        label = _frame_label(p)
-        if label is None:
-            continue
-        if site is None:
-            site = label
-        elif label != site:
-            return site, label
-    if site is None:
-        return f"(backward) {node or '?'}", "-"
-    return site, "-"
-
-
-def analyse_profile(events):
-    """CPU-side counts of one profiled region."""
-    kinds = collections.Counter()
-    per_func = collections.defaultdict(collections.Counter)  # "file:func" -> kind counts
-    per_site = collections.defaultdict(collections.Counter)  # "site <- caller" -> kinds
-    host_read_calls = collections.Counter()
-    top_by_stage = collections.Counter()
-    syncs_by_stage = collections.Counter()
-    aten_all = aten_top = aten_top_bwd = 0
-    for ev in events:
-        name = ev.name
-        if not name.startswith("aten::"):
-            m = C_METHOD.match(name)
-            if m and m.group("name") in ("cpu", "tolist", "numpy"):
-                host_read_calls[m.group("name")] += 1
-            continue
-        aten_all += 1
-        anc = list(_ancestors(ev))
-        if not any(a.name.startswith("aten::") for a in anc):
-            aten_top += 1
-            stage = _profile_stage(anc)
-            top_by_stage[stage] += 1
-            if stage == "(backward pass)":
-                aten_top_bwd += 1
-        kind = _sync_kind(ev)
-        if kind is None or any(_sync_kind(a) is not None for a in anc):
-            continue
-        syncs_by_stage[_profile_stage(anc)] += 1
-        site, caller = _profile_site(ev)
-        kinds[kind] += 1
-        per_func[site][kind] += 1
-        per_site[f"{site} <- {caller}"][kind] += 1
-    return {
-        "syncs": sum(kinds.values()), "kinds": dict(kinds),
-        "per_func": {k: dict(v) for k, v in per_func.items()},
-        "per_site": {k: dict(v) for k, v in per_site.items()},
-        "host_read_calls": dict(host_read_calls),
-        "aten_top_by_stage": dict(top_by_stage), "syncs_by_stage": dict(syncs_by_stage),
-        "aten_ops": aten_all, "aten_top": aten_top, "aten_top_backward": aten_top_bwd,
-    }
-
-
-def profiled(fn):
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=False,
-                 with_stack=True) as prof:
-        out = fn()
-    return out, prof.profiler.function_events
-
-
-# ============================================================================ 2. CUDA view
-#: categories of the CUDA view, in report order: (key, column title)
-CATEGORIES = [
-    ("item", "scalar reads"),
-    ("nonzero", "nonzero / mask indexing"),
-    ("size", "other data-sized ops"),
-    ("backward", "backward mask indexing"),
-    ("d2h", "D2H copies"),
-    ("h2d", "H2D copies"),
-    ("nms", "inside CUDA nms"),
-]
-#: kind -> (category, seen as a sync op by the CPU profiler)
-KINDS = {
-    "item": ("item", True), "bool": ("item", True), "int": ("item", True),
-    "float": ("item", True), "index": ("item", True), "size as 0-dim tensor": ("item", True),
-    "masked_fill(tensor value)": ("item", True), "allclose": ("item", True),
-    "nonzero": ("nonzero", True), "where(cond)": ("nonzero", True),
-    "mask index": ("nonzero", True), "mask assign": ("nonzero", True),
-    "masked_select": ("size", True), "unique": ("size", True),
-    "repeat_interleave": ("size", True), "bincount": ("size", True), "equal": ("size", True),
-    "backward of mask index": ("backward", True),
-    "cpu()": ("d2h", False), "tolist()": ("d2h", False), "numpy()": ("d2h", False),
-    "to(host)": ("d2h", False), "copy_ to host": ("d2h", False),
-    "to(device)": ("h2d", False), "to(device, non_blocking)": ("h2d", False),
-    "tensor(host data, device)": ("h2d", False), "new_tensor(host data)": ("h2d", False),
-    "copy_ from host": ("h2d", False),
-    "nms": ("nms", False),
-}
-#: kinds that run the same CPU op whether the operand is on the host or the device on CUDA
-#: (a host operand: no sync there); for the cross-check with the profiler
-_ON = "_syncbench_device"  # attribute set on tensors that live on the device on CUDA
-_FACTORIES = {"tensor", "as_tensor", "asarray", "zeros", "ones", "empty", "full", "arange",
-              "range", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm",
-              "scalar_tensor", "empty_strided", "tril_indices", "triu_indices", "normal",
-              "bernoulli", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like",
-              "randn_like", "randint_like"}
-_SEQ_FUNCS = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack",
-              "column_stack", "row_stack", "broadcast_tensors", "block_diag",
-              "cartesian_prod", "meshgrid", "einsum", "__getitem__", "__setitem__",
-              "index_put", "index_put_", "chain_matmul", "multi_dot", "split", "tensor_split",
-              "as_tensor", "tensor", "asarray", "where", "atleast_1d", "atleast_2d",
-              "result_type", "promote_types", "can_cast"}
-_SCALAR_READS = {"item": "item", "__bool__": "bool", "__int__": "int", "__float__": "float",
-                 "__index__": "index", "is_nonzero": "bool", "allclose": "allclose"}
-_HOST_READS = {"cpu": "cpu()", "tolist": "tolist()", "numpy": "numpy()", "__array__": "numpy()"}
-_DATA_SIZED = {"masked_select": "masked_select", "unique": "unique",
-               "unique_consecutive": "unique", "_unique": "unique", "_unique2": "unique",
-               "bincount": "bincount", "equal": "equal"}
-
-
-def _is_t(x):
-    import torch
-
-    return isinstance(x, torch.Tensor)
-
-
-def _on(t):
-    return getattr(t, _ON, False)
-
-
-def _tensors(obj, depth=0):
-    if _is_t(obj):
-        yield obj
-    elif isinstance(obj, (list, tuple)) and depth < 3:
-        for o in obj:
-            yield from _tensors(o, depth + 1)
-    elif isinstance(obj, dict) and depth < 3:
-        for o in obj.values():
-            yield from _tensors(o, depth + 1)
-
-
-def _mark(obj, on, depth=0):
-    if _is_t(obj):
-        if on:
-            setattr(obj, _ON, True)
-        elif _on(obj):
-            setattr(obj, _ON, False)
-    elif isinstance(obj, (list, tuple)) and depth < 3:
-        for o in obj:
-            _mark(o, on, depth + 1)
-
-
-def _device_target(args, kwargs):
-    """Where ``.to(...)`` sends a tensor: True (the model's device), False (host), None
-    (unchanged: a dtype only). On this CPU run the model's device is ``cpu`` too, so a
-    ``torch.device`` argument is taken as the model's device and only the string "cpu"
-    (or ``.cpu()``) as the host."""
-    import torch
-
-    cands = list(args) + [kwargs.get("device")]
-    for a in cands:
-        if isinstance(a, torch.device):
-            return True
-        if isinstance(a, str):
-            return a != "cpu"
-        if _is_t(a):  # .to(other): other's place
-            return _on(a)
-    return None
-
-
-class SyncTracer:
-    """A ``TorchFunctionMode`` that records the syncs a CUDA run of the same Python code
-    would make (see the module docstring)."""
-
-    def __init__(self):
-        from torch.overrides import TorchFunctionMode
-
-        tracer = self
-        self.events = collections.Counter()  # (kind, on_device, site, caller, stage) -> n
-        self.code = {}  # "file:line" -> source line
-        self.errors = collections.Counter()
-
-        class Mode(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                kwargs = kwargs or {}
-                out = func(*args, **kwargs)
-                try:
-                    out = tracer.account(func, args, kwargs, out)
-                except Exception as e:  # never break the step over the bookkeeping
-                    tracer.errors[f"{getattr(func, '__name__', func)}: {e!r}"[:200]] += 1
-                return out
-
-        self.mode = Mode
-
-    @staticmethod
-    def mark_module(model):
-        for t in list(model.parameters()) + list(model.buffers()):
-            setattr(t, _ON, True)
-
-    def _site(self):
-        """(site, caller, stage): "file:line:function" of the innermost project frame and
-        of the next one in another function; the stage from all project frames."""
-        f = sys._getframe(3)
-        site = caller = None
-        frames = []
-        while f is not None:
-            p = PROJECT.search(f.f_code.co_filename)
-            if p:
-                frames.append((p.group(1), f.f_code.co_name))
-                label = f"{p.group(1)}:{f.f_lineno}:{f.f_code.co_name}"
-                if site is None:
-                    site = label
-                    self.code.setdefault(site, linecache.getline(
-                        f.f_code.co_filename, f.f_lineno).strip())
-                elif caller is None and frames[-1] != frames[0]:
-                    caller = label
-            f = f.f_back
-        return (site or "(outside masktrack_d2 / detectron2)", caller or "-",
-                stage_of(frames))
-
-    def add(self, kind, on, n=1):
-        self.events[(kind, bool(on)) + self._site()] += n
-
-    def account(self, func, args, kwargs, out):
-        import torch
-
-        name = getattr(func, "__name__", "")
-        self_t = args[0] if args and _is_t(args[0]) else None
-        in_on = any(_on(t) for t in _tensors((args, kwargs)))
-
-        # --- where the output lives
-        place = in_on
-        if name in _HOST_READS or (name == "to" and _device_target(args[1:], kwargs) is False):
-            if self_t is not None and _on(self_t):
-                self.add(_HOST_READS.get(name, "to(host)"), True)
-            place = False
-        elif name in ("to", "cuda"):
-            tgt = True if name == "cuda" else _device_target(args[1:], kwargs)
-            if tgt is None:
-                place = _on(self_t) if self_t is not None else in_on
-            else:
-                if tgt and self_t is not None and not _on(self_t):
-                    self.add("to(device, non_blocking)" if kwargs.get("non_blocking")
-                             else "to(device)", True)
-                place = tgt
-        elif name in _FACTORIES:
-            dev = kwargs.get("device")
-            if dev is not None:
-                place = not (isinstance(dev, str) and dev == "cpu")
-                data = args[0] if args else kwargs.get("data")
-                if name in ("tensor", "as_tensor", "asarray") and place and not (
-                        _is_t(data) and _on(data)):
-                    self.add("tensor(host data, device)", True)
-            elif name.endswith("_like"):
-                place = in_on
-            elif name in ("as_tensor", "asarray") and args and _is_t(args[0]):
-                place = _on(args[0])
-            else:
-                place = False
-        elif name == "from_numpy" or name == "pin_memory":
-            place = False
-        elif name == "new_tensor":
-            place = self_t is not None and _on(self_t)
-            data = args[1] if len(args) > 1 else kwargs.get("data")
-            if place and not (_is_t(data) and _on(data)):
-                self.add("new_tensor(host data)", True)
-        elif name.startswith("new_") and self_t is not None:
-            place = _on(self_t)
-        elif name == "copy_" and self_t is not None and len(args) > 1 and _is_t(args[1]):
-            if _on(self_t) and not _on(args[1]):
-                self.add("copy_ from host", True)
-            elif not _on(self_t) and _on(args[1]):
-                self.add("copy_ to host", True)
-            place = _on(self_t)
-
-        # --- syncs that the CPU profiler sees as ops (host operands included, flagged)
-        if name in _SCALAR_READS:
-            self.add(_SCALAR_READS[name], in_on)
-        elif name in ("nonzero", "argwhere"):
-            self.add("nonzero", in_on)
-        elif name == "where" and len(args) == 1 and not kwargs:
-            self.add("where(cond)", in_on)
-        elif name in _DATA_SIZED:
-            self.add(_DATA_SIZED[name], in_on)
-        elif name == "repeat_interleave" and kwargs.get("output_size") is None:
-            reps = kwargs.get("repeats", args[1] if len(args) > 1 else
-                              (args[0] if len(args) == 1 else None))
-            if _is_t(reps) and reps.dim() > 0:
-                self.add("repeat_interleave", _on(reps))
-        elif name in ("__getitem__", "__setitem__", "index_put", "index_put_"):
-            idx = args[1] if len(args) > 1 else None
-            masks = [t for t in _tensors(idx) if t.dtype in (torch.bool, torch.uint8)]
-            if masks and self_t is not None:
-                on = _on(self_t) or any(_on(m) for m in masks)
-                if name == "__getitem__":
-                    self.add("mask index", on)
-                    if on and torch.is_grad_enabled() and self_t.requires_grad:
-                        self.add("backward of mask index", True)
-                else:
-                    value = args[2] if len(args) > 2 else kwargs.get("values")
-                    if isinstance(value, (int, float, bool)) or (
-                            _is_t(value) and value.numel() == 1 and not _on(value)):
-                        # the value is made / kept on the host: masked_fill_, no sync
-                        # (the CPU shows the item of that host scalar)
-                        self.add("mask assign", False)
-                    else:
-                        self.add("mask assign", on)
-        elif name in ("masked_fill", "masked_fill_") and len(args) > 2 and _is_t(args[2]):
-            self.add("masked_fill(tensor value)", _on(args[2]))
-        elif name == "nms" and in_on:
-            self.add("nms", True)
-        if name not in _SEQ_FUNCS and not name.startswith("_foreach"):
-            # sizes / fill values given as lists holding 0-dim tensors: one read each
-            for a in list(args[1:] if self_t is not None else args) + list(kwargs.values()):
-                if isinstance(a, (list, tuple)):
-                    zs = [t for t in a if _is_t(t) and t.dim() == 0]
-                    for z in zs:
-                        self.add("size as 0-dim tensor", _on(z))
-
-        # --- mark the output; an op that returned its input object unchanged on the CPU
-        # (.to / .cpu with nothing to do) gets a fresh alias when its place changes
-        if out is not None and _is_t(out) and self_t is not None and out is self_t \
-                and bool(place) != bool(_on(self_t)):
-            out = out.view_as(out)
-        _mark(out, place)
-        return out
-
-    def summary(self):
-        """Counts of the CUDA view: syncs by category/kind/site, host-side look-alikes."""
-        per_site = collections.defaultdict(collections.Counter)
-        host_side = collections.defaultdict(collections.Counter)
-        cats = collections.Counter()
-        kinds = collections.Counter()
-        per_func_visible = collections.Counter()  # "file:func" -> ops the CPU profiler sees
-        by_stage = collections.Counter()
-        by_stage_site = collections.defaultdict(collections.Counter)
-        for (kind, on, site, caller, stage), n in self.events.items():
-            cat, visible = KINDS[kind]
-            parts = site.split(":")
-            func_key = f"{parts[0]}:{parts[-1]}" if len(parts) >= 3 else site
-            if visible:
-                key = "(backward)" if cat == "backward" else func_key
-                per_func_visible[key] += n
-            if on:
-                by_stage[stage] += n
-                by_stage_site[stage][f"{site} <- {caller}"] += n
-                cats[cat] += n
-                kinds[kind] += n
-                per_site[f"{site} <- {caller}"][kind] += n
-            else:
-                host_side[f"{site} <- {caller}"][kind] += n
-        return {
-            "syncs": sum(cats.values()), "categories": dict(cats), "kinds": dict(kinds),
-            "per_site": {k: dict(v) for k, v in per_site.items()},
-            "host_side": {k: dict(v) for k, v in host_side.items()},
-            "host_side_total": sum(sum(v.values()) for v in host_side.values()),
-            "per_func_visible": dict(per_func_visible), "by_stage": dict(by_stage),
-            "by_stage_site": {k: dict(v) for k, v in by_stage_site.items()},
-            "code": dict(self.code), "errors": dict(self.errors),
-        }
-
-
-def traced(fn, tracer):
-    with tracer.mode():
-        return fn()
 
 
 # ============================================================================ data
@@ -632,7 +206,7 @@ def run(args):
             assert len(batch) == b and "ref_image" in batch[0]
             # warm-up = the CUDA view of the step
             model.zero_grad(set_to_none=True)
-            tracer = SyncTracer()
+            tracer = SyncTracer(stage_of)
             t0 = time.perf_counter()
             losses = traced(lambda: step(batch), tracer)
             t1 = time.perf_counter()
@@ -641,15 +215,15 @@ def run(args):
             model.zero_grad(set_to_none=True)
             _, events = profiled(lambda: step(batch))
             t2 = time.perf_counter()
-            prof = analyse_profile(events)
+            prof = analyse_profile(events, stage_of)
             del events
             # once per step besides the model: the trainer's metrics, the optimizer step
-            wm = SyncTracer()
+            wm = SyncTracer(stage_of)
             traced(lambda: SimpleTrainer.write_metrics(losses, 0.0), wm)
             for p in model.parameters():
                 if p.grad is not None:
                     setattr(p.grad, _ON, True)
-            op = SyncTracer()
+            op = SyncTracer(stage_of)
             traced(optimizer.step, op)
             rows[b] = {
                 "batch": b, "cuda": cuda, "profiler": prof,
@@ -672,16 +246,6 @@ def run(args):
 
 
 # ============================================================================ summary
-def fit(xs, ys):
-    """Least squares y = a + b x; returns (a, b, max abs residual)."""
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
-    a = my - b * mx
-    return a, b, max(abs(y - a - b * x) for x, y in zip(xs, ys))
-
-
 def _fit_table(bs, per_batch):
     """per_batch: {b: {key: {kind: n}}} -> rows sorted by per-pair then per-step count."""
     keys = sorted({k for b in bs for k in per_batch[b]})
@@ -754,27 +318,6 @@ def summarise(rows):
 
 
 # ============================================================================ report
-def origin(site):
-    if site.startswith("masktrack_d2/"):
-        return "masktrack_d2"
-    if site.startswith("detectron2/"):
-        return "detectron2"
-    if site.startswith("torchvision/"):
-        return "torchvision"
-    return "other"
-
-
-def _n(v):
-    return f"{v:.1f}" if abs(v - round(v)) > 0.05 else f"{round(v):d}"
-
-
-def _short(label):
-    """'detectron2/modeling/matcher.py:87:__call__' -> 'modeling/matcher.py:87 __call__'."""
-    parts = label.split(":")
-    path = parts[0].split("/", 1)[1] if "/" in parts[0] else parts[0]
-    return f"{path}:{parts[1]} {parts[2]}" if len(parts) >= 3 else label
-
-
 def write(args, info, rows, summ):
     paths = result_paths(args, NAME)
     bs = summ["batch_sizes"]
