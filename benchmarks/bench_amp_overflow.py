@@ -34,7 +34,6 @@ FrozenBN statistics set from real frames), trained for N iterations; "identity" 
     .venv/bin/python benchmarks/bench_amp_overflow.py --quick    # 5 iterations
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -42,7 +41,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib.env import CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.env import ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.data import register_train_split, synthetic_dataset  # noqa: E402
 from benchlib.models import masktrack_cfg  # noqa: E402
 from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
 
@@ -64,30 +64,6 @@ LOG2_LO, LOG2_HI = -160, 48  # histogram range of log2 |grad|
 
 
 # ------------------------------------------------------------------------------ data
-def make_dataset(args):
-    from masktrack_d2.data.synthetic import generate_synthetic_ytvis
-
-    root = os.path.join(CACHE_DIR, f"synthetic_{args.width}x{args.height}_"
-                                   f"v{args.videos}_f{args.frames}")
-    marker = os.path.join(root, "info.json")
-    if not os.path.exists(marker):
-        info = generate_synthetic_ytvis(root, num_videos=args.videos, num_frames=args.frames,
-                                        height=args.height, width=args.width, seed=0)
-        with open(marker, "w") as f:
-            json.dump(info, f)
-    with open(marker) as f:
-        return json.load(f)
-
-
-def register(info):
-    from detectron2.data import DatasetCatalog
-
-    from masktrack_d2.data.datasets import register_ytvis_instances
-    from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
-
-    if DATASET not in DatasetCatalog.list():
-        register_ytvis_instances(DATASET, ytvis_builtin_metadata("ytvis_synthetic"),
-                                 info["train_json"], info["image_root"])
 
 
 # ------------------------------------------------------------------------------ probes
@@ -470,8 +446,8 @@ def main(argv=None):
     from masktrack_d2.tools.calibrated_init import build_calibrated_model
 
     t0 = time.perf_counter()
-    ds = make_dataset(args)
-    register(ds)
+    ds = synthetic_dataset(args.width, args.height, args.videos, args.frames, seed=0)
+    register_train_split(ds, DATASET)
     print(f"data set ready in {time.perf_counter() - t0:.1f}s: {ds['image_root']}", flush=True)
     cfg = build_cfg(args)
 

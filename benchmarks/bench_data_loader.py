@@ -33,7 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib.env import BASE_CONFIG, CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.env import BASE_CONFIG, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.data import register_train_split, synthetic_dataset  # noqa: E402
 from benchlib.models import build_random_model, masktrack_cfg  # noqa: E402
 from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
 from benchlib.timing import median, sync  # noqa: E402
@@ -41,32 +42,6 @@ from benchlib.timing import median, sync  # noqa: E402
 NAME = "data_loader"
 GOAL = 1.0
 DATASET = "bench_synthetic_640x360_train"
-
-
-def make_dataset(args):
-    from masktrack_d2.data.synthetic import generate_synthetic_ytvis
-
-    root = os.path.join(CACHE_DIR, f"synthetic_{args.width}x{args.height}_"
-                                          f"v{args.videos}_f{args.frames}")
-    marker = os.path.join(root, "info.json")
-    if not os.path.exists(marker):
-        info = generate_synthetic_ytvis(root, num_videos=args.videos, num_frames=args.frames,
-                                        height=args.height, width=args.width, seed=args.seed)
-        with open(marker, "w") as f:
-            json.dump(info, f)
-    with open(marker) as f:
-        return json.load(f)
-
-
-def register(info):
-    from detectron2.data import DatasetCatalog
-
-    from masktrack_d2.data.datasets import register_ytvis_instances
-    from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
-
-    if DATASET not in DatasetCatalog.list():
-        register_ytvis_instances(DATASET, ytvis_builtin_metadata("ytvis_synthetic"),
-                                 info["train_json"], info["image_root"])
 
 
 def main(argv=None):
@@ -98,9 +73,9 @@ def main(argv=None):
     from masktrack_d2.solver import build_optimizer
 
     t0 = time.perf_counter()
-    ds = make_dataset(args)
+    ds = synthetic_dataset(args.width, args.height, args.videos, args.frames, args.seed)
     print(f"data set ready in {time.perf_counter() - t0:.1f}s: {ds['image_root']}", flush=True)
-    register(ds)
+    register_train_split(ds, DATASET)
 
     opts = ["DATASETS.TRAIN", f"('{DATASET}',)", "SOLVER.IMS_PER_BATCH", "1"]
     if args.workers is not None:

@@ -41,7 +41,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib.env import CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.env import ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.data import register_train_split, synthetic_dataset  # noqa: E402
 from benchlib.models import masktrack_cfg  # noqa: E402
 from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
 from benchlib.timing import median  # noqa: E402
@@ -59,18 +60,9 @@ STAGES = ["JPEG decode (key + ref)", "image resize + flip (2 frames)", "GT masks
 # ------------------------------------------------------------------------------ data
 def make_dataset(args):
     """The synthetic set (generated once, reused) and its registered training split."""
-    from bench_data_loader import make_dataset as make
-    from detectron2.data import DatasetCatalog
-
-    from masktrack_d2.data.datasets import register_ytvis_instances
-    from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
-
-    info = make(args)  # output/bench/synthetic_<w>x<h>_v<videos>_f<frames>/
+    info = synthetic_dataset(args.width, args.height, args.videos, args.frames, args.seed)
     name = f"bench_synthetic_{args.width}x{args.height}_v{args.videos}_f{args.frames}_train"
-    if name not in DatasetCatalog.list():
-        register_ytvis_instances(name, ytvis_builtin_metadata("ytvis_synthetic"),
-                                 info["train_json"], info["image_root"])
-    return info, name
+    return info, register_train_split(info, name)
 
 
 def jpeg_stats(videos):

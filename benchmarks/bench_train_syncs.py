@@ -64,7 +64,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib.env import CACHE_DIR, ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.env import ROOT, add_common_args, setup_torch  # noqa: E402
+from benchlib.data import register_train_split, synthetic_dataset  # noqa: E402
 from benchlib.models import build_random_model, masktrack_cfg  # noqa: E402
 from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
 from benchlib.syncs import (  # noqa: E402
@@ -137,30 +138,6 @@ def stage_of(frames):
 
 
 # ============================================================================ data
-def make_dataset(args):
-    from masktrack_d2.data.synthetic import generate_synthetic_ytvis
-
-    root = os.path.join(CACHE_DIR, f"synthetic_{args.width}x{args.height}_"
-                                   f"v{args.videos}_f{args.frames}")
-    marker = os.path.join(root, "info.json")
-    if not os.path.exists(marker):
-        info = generate_synthetic_ytvis(root, num_videos=args.videos, num_frames=args.frames,
-                                        height=args.height, width=args.width, seed=args.seed)
-        with open(marker, "w") as f:
-            json.dump(info, f)
-    with open(marker) as f:
-        return json.load(f)
-
-
-def register(info, name):
-    from detectron2.data import DatasetCatalog
-
-    from masktrack_d2.data.datasets import register_ytvis_instances
-    from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
-
-    if name not in DatasetCatalog.list():
-        register_ytvis_instances(name, ytvis_builtin_metadata("ytvis_synthetic"),
-                                 info["train_json"], info["image_root"])
 
 
 # ============================================================================ run
@@ -173,9 +150,9 @@ def run(args):
     from masktrack_d2.data.build import build_frame_pair_train_loader
     from masktrack_d2.solver import build_optimizer
 
-    ds = make_dataset(args)
+    ds = synthetic_dataset(args.width, args.height, args.videos, args.frames, args.seed)
     name = DATASET.format(w=args.width, h=args.height, v=args.videos, f=args.frames)
-    register(ds, name)
+    register_train_split(ds, name)
     opts = ["DATASETS.TRAIN", f"('{name}',)", "DATALOADER.NUM_WORKERS", "0",
             "INPUT.MIN_SIZE_TRAIN", f"({args.min_size},)", "INPUT.MAX_SIZE_TRAIN",
             str(args.max_size), "INPUT.MIN_SIZE_TEST", str(args.min_size),
