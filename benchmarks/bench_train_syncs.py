@@ -57,7 +57,6 @@ coordinate trick on both devices up to that size).
 """
 import argparse
 import collections
-import json
 import os
 import sys
 import time
@@ -67,7 +66,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib.env import ROOT, add_common_args, setup_torch  # noqa: E402
 from benchlib.data import register_train_split, synthetic_dataset  # noqa: E402
 from benchlib.models import build_random_model, masktrack_cfg  # noqa: E402
-from benchlib.report import env_info, env_lines, md_table, result_paths, write_report  # noqa: E402
+from benchlib.report import (  # noqa: E402
+    env_info, env_lines, md_table, reload_run, result_paths, write_report)
 from benchlib.syncs import (  # noqa: E402
     _ON, CATEGORIES, SyncTracer, _n, _short, analyse_profile, fit, origin, profiled, traced)
 
@@ -578,12 +578,7 @@ def main(argv=None):
     p.add_argument("opts", nargs=argparse.REMAINDER, help="extra cfg KEY VALUE pairs")
     args = p.parse_args(argv)
     if args.report_only:
-        with open(os.path.join(args.out_dir, NAME + ".json")) as f:
-            data = json.load(f)
-        for k, v in data["args"].items():
-            if k not in ("out_dir", "report_only"):
-                setattr(args, k, v)
-        args.opts = data["opts"]
+        data = reload_run(args, NAME)
         rows = {int(b): r for b, r in data["rows"].items()}
         write(args, data["env"], rows, summarise(rows))
         return 0

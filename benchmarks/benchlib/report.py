@@ -71,6 +71,18 @@ def result_paths(args, name: str) -> Dict[str, str]:
     return {"md": base + ".md", "json": base + ".json", "png": base + ".png"}
 
 
+def reload_run(args, name: str) -> Dict:
+    """For ``--report-only``: the .json an earlier run wrote to ``args.out_dir``, with that
+    run's settings (but ``out_dir`` and ``report_only``) and config opts put back on ``args``."""
+    with open(os.path.join(args.out_dir, name + ".json")) as f:
+        data = json.load(f)
+    for k, v in data["args"].items():
+        if k not in ("out_dir", "report_only"):
+            setattr(args, k, v)
+    args.opts = data["opts"]
+    return data
+
+
 def write_report(paths: Dict[str, str], lines: Sequence[str], data: Dict) -> None:
     with open(paths["md"], "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
