@@ -18,16 +18,15 @@ logger = logging.getLogger(__name__)
 
 
 def calibration_inputs(cfg, num_frames: int):
-    """Model inputs of the first listed frame of the first ``num_frames`` training videos."""
-    from detectron2.data import transforms as T
-
+    """Model inputs of the first listed frame of the first ``num_frames`` training videos,
+    made as the video test loader makes them."""
     from ..data.augmentation import build_augmentation
     from ..data.build import get_video_dicts
-    from ..data.frames import frame_model_input, read_frame
+    from ..data.frames import VideoFrames
 
-    augs = T.AugmentationList(build_augmentation(cfg, is_train=False))
+    augs = build_augmentation(cfg, is_train=False)
     videos = get_video_dicts(cfg.DATASETS.TRAIN)[:num_frames]
-    return [frame_model_input(read_frame(v, 0, cfg.INPUT.FORMAT), augs, 0) for v in videos]
+    return [next(iter(VideoFrames(v, augs, cfg.INPUT.FORMAT))) for v in videos]
 
 
 def build_calibrated_model(cfg, num_frames: int = 4):
