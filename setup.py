@@ -1,9 +1,11 @@
 from setuptools import Extension, find_packages, setup
 
-# The metric's one-pass RLE scan (masktrack_d2/evaluation/ytvis_eval/_rlecore.c). Optional: where
-# no C compiler is found the metric uses its pure Python / pycocotools path (same numbers).
-RLE_CORE = Extension("masktrack_d2.evaluation.ytvis_eval._rlecore",
-                     ["masktrack_d2/evaluation/ytvis_eval/_rlecore.c"], optional=True,
+# The compiled RLE kernels (masktrack_d2/format/_rlecore.c): the RLE check that the data
+# loader and the metric share, and the metric's video IoU. Optional: without a C compiler the
+# same rule runs in numpy (masktrack_d2/format/rle.py) and the IoU on pycocotools, with the
+# same verdicts and numbers.
+RLE_CORE = Extension("masktrack_d2.format._rlecore",
+                     ["masktrack_d2/format/_rlecore.c"], optional=True,
                      extra_compile_args=["-O3"])
 
 setup(

@@ -42,7 +42,7 @@ def test_ground_truth_fed_back_as_predictions_scores_100(tmp_path, monkeypatch):
     import json
 
     from masktrack_d2.evaluation import evaluator as evaluator_module
-    from masktrack_d2.evaluation.ytvis_eval import rle as rle_module
+    from masktrack_d2.format import rle as rle_module
 
     from detectron2.data import DatasetCatalog
 

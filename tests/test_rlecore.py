@@ -1,5 +1,7 @@
-"""The metric's C extension ``_rlecore``: built where a C compiler exists, and its two calls
-against pycocotools on random masks and on malformed input (an error, never a crash)."""
+"""The C extension ``_rlecore``: built where a C compiler exists; its RLE check gives the same
+verdicts as the numpy implementation of the rule (:func:`masktrack_d2.format.rle.scan_numpy`),
+and its two calls agree with pycocotools on random masks and stop on malformed input (an
+error, never a crash)."""
 import shutil
 import sysconfig
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_util
 
-from masktrack_d2.evaluation.ytvis_eval import rle as rle_module
+from masktrack_d2.format import rle as rle_module
 from masktrack_d2.evaluation.ytvis_eval.iou import TrackMasks, iou_matrix_core, iou_matrix_loop
 
 
@@ -58,7 +60,15 @@ def test_scan_sums_runs_like_pycocotools_on_random_masks():
     np.testing.assert_array_equal(totals, [o["size"][0] * o["size"][1] for o in objs])
 
 
-@needs_core
+def _scan_numpy(objs):
+    return rle_module.scan_numpy(objs)
+
+
+SCANS = [pytest.param(_scan, id="c_extension", marks=needs_core),
+         pytest.param(_scan_numpy, id="numpy")]
+
+
+@pytest.mark.parametrize("scan", SCANS)
 @pytest.mark.parametrize("counts, size, status", [
     ("", [2, 3], 2),            # empty string
     ("P", [2, 3], 2),           # cut inside a number
@@ -76,12 +86,66 @@ def test_scan_sums_runs_like_pycocotools_on_random_masks():
     (b"\xff", [2, 3], 2),       # bytes outside the code
     (15, [2, 3], 1),            # not text
     ("\u00e9", [2, 3], 1),      # not ASCII
+    ("0220<N", [4, 5], 0),      # pycocotools' own code of runs [0, 2, 2, 2, 14, 0]
+    ("0d05\\O", [4, 5], 5),     # pycocotools' code of [0, 20, 5, 0]: 5 pixels too many
+    ("11O", [2, 3], 4),         # a bad run after valid ones: the run decides, not the total
+    ("O1!", [2, 3], 4),         # a bad run before a bad character: the first problem decides
 ])
-def test_scan_statuses(counts, size, status):
-    areas, totals, got = _scan([{"size": size, "counts": counts}])
+def test_scan_statuses(scan, counts, size, status):
+    areas, totals, got = scan([{"size": size, "counts": counts}])
     assert got[0] == status
     if status == 0:
-        assert areas[0] == 5 and totals[0] == 6
+        assert totals[0] == np.prod(size)
+        assert areas[0] == (4 if counts == "0220<N" else 5)
+
+
+def _random_corpus(n, seed):
+    """Real masks (some with a wrong size), random strings of the code (canonical or not, cut
+    or not), strings with characters outside it, and odd sizes and types."""
+    rng = np.random.default_rng(seed)
+    objs = []
+    for _ in range(n):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        r = rng.random()
+        if r < 0.3:
+            s = _rle(rng.random((h, w)) < rng.random())["counts"]
+            h += int(rng.integers(-1, 2)) if rng.random() < 0.3 else 0
+        elif r < 0.8:
+            s = "".join(chr(48 + int(v)) for v in rng.integers(0, 64, int(rng.integers(0, 14))))
+            s += chr(48 + int(rng.integers(0, 32))) if rng.random() < 0.7 else ""
+        else:
+            s = "".join(chr(int(v)) for v in rng.integers(40, 120, int(rng.integers(1, 20))))
+        size = [[h, w], [h, w, 1], [float(h), w], [h + 0.5, w], (h, w)][
+            int(rng.choice(5, p=[0.9, 0.025, 0.025, 0.025, 0.025]))]
+        counts = s.encode() if rng.random() < 0.2 else s
+        counts = [1, 2] if rng.random() < 0.01 else counts
+        objs.append({"size": size, "counts": counts})
+    return objs
+
+
+@needs_core
+def test_both_implementations_of_the_rule_give_the_same_verdicts():
+    """Statuses, areas of the valid masks and sums of the valid and wrong-total ones: equal
+    over a corpus where every verdict occurs a hundred times or more."""
+    objs = _random_corpus(20000, seed=3)
+    areas_c, totals_c, status_c = _scan(objs)
+    areas_n, totals_n, status_n = _scan_numpy(objs)
+    np.testing.assert_array_equal(status_n, status_c)
+    assert (np.bincount(status_c, minlength=6) > 100).all()
+    ok = status_c == 0
+    np.testing.assert_array_equal(areas_n[ok], areas_c[ok])
+    summed = ok | (status_c == 5)
+    np.testing.assert_array_equal(totals_n[summed], totals_c[summed])
+
+
+def test_numpy_rule_agrees_with_pycocotools_on_valid_masks():
+    rng = np.random.default_rng(5)
+    objs = [_rle(rng.random((int(h), int(w))) < rng.random())
+            for h, w in rng.integers(1, 80, (400, 2))]
+    areas, totals, status = _scan_numpy(objs)
+    assert (status == 0).all()
+    np.testing.assert_array_equal(areas, [mask_util.area(o) for o in objs])
+    np.testing.assert_array_equal(totals, [o["size"][0] * o["size"][1] for o in objs])
 
 
 @needs_core

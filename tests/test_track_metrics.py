@@ -157,8 +157,10 @@ def test_duplicate_gt_ids_are_an_error():
     case = json.load(open(os.path.join(GOLDEN, "crowd.json")))
     gt = copy.deepcopy(case["gt"])
     gt["annotations"][1]["id"] = gt["annotations"][0]["id"]
-    with pytest.raises(GroundTruthFormatError, match="more than one annotation"):
+    with pytest.raises(GroundTruthFormatError, match="duplicate annotation id"):
         evaluate_track_metrics(gt, case["results"])
+    with pytest.raises(GroundTruthFormatError, match="more than one annotation"):
+        evaluate_track_metrics(gt, case["results"], strict=False)
 
 
 # ------------------------------------------------------------------------------------------

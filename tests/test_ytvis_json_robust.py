@@ -245,8 +245,8 @@ def _error_of(tmp_path, data):
 @pytest.mark.parametrize("case, field, words", [
     ("runs_short", "segmentations", "add up to 47"),
     ("runs_negative", "segmentations", "negative"),
-    ("garbage_string", "segmentations", "not an RLE character"),
-    ("truncated_string", "segmentations", "middle of a value"),
+    ("garbage_string", "segmentations", "is not a compressed RLE string"),
+    ("truncated_string", "segmentations", "cut inside a number"),
     ("string_wrong_total", "segmentations", "add up to 40"),
     ("unknown_category", "category_id", "unknown category id 4"),
     ("nan_bbox", "bboxes", "not finite"),

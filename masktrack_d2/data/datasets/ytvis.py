@@ -23,7 +23,15 @@ from detectron2.utils.file_io import PathManager
 from fvcore.common.timer import Timer
 
 from ...utils.file_io import atomic_write
-from ...utils.rle import check_rle_counts, compressed_rle_counts
+from ...format.annotations import (
+    AnnotationRules,
+    FormatProblem,
+    check_categories,
+    index_videos,
+    is_int,
+    is_number,
+)
+from ...format.rle import check_rles, check_runs
 from .ytvis_json import loads, read_ytvis_json
 
 __all__ = [
@@ -40,9 +48,6 @@ logger = logging.getLogger(__name__)
 #: Accepted values of ``check_files`` in :func:`load_ytvis_json`.
 CHECK_FILES_MODES = ("all", "first", "none")
 
-_VIDEO_KEYS = ("id", "file_names", "height", "width")
-_ANNOTATION_KEYS = ("id", "video_id", "category_id", "segmentations")
-_PER_FRAME_KEYS = ("segmentations", "bboxes", "areas")
 
 
 class YTVISFormatError(ValueError):
@@ -55,25 +60,12 @@ class YTVISFormatError(ValueError):
 
 def _error(json_file, message, video=None, annotation=None, field=None):
     """Build a :class:`YTVISFormatError` whose message locates the problem."""
-    where = [str(json_file)]
-    if video is not None:
-        where.append(_describe_video(video))
-    if annotation is not None:
-        where.append("annotation id={}".format(annotation.get("id")))
-    if field is not None:
-        where.append("field '{}'".format(field))
-    return YTVISFormatError("{}: {}".format(": ".join(where), message))
+    return _located(FormatProblem(message, video, annotation, field), json_file)
 
 
-def _describe_video(video):
-    """'video id=3 (name)' for a raw json video entry (name may be missing)."""
-    name = video.get("name")
-    file_names = video.get("file_names")
-    if name is None and isinstance(file_names, list) and file_names:
-        name = os.path.dirname(str(file_names[0])) or None
-    if name:
-        return "video id={} ('{}')".format(video.get("id"), name)
-    return "video id={}".format(video.get("id"))
+def _located(problem, json_file):
+    """The :class:`YTVISFormatError` of a broken format rule in ``json_file``."""
+    return YTVISFormatError(problem.located(json_file))
 
 
 # ------------------------------------------------------------------------------ json level
@@ -95,14 +87,6 @@ def _read_json_lazily(json_file):
         return read_ytvis_json(PathManager.get_local_path(json_file))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise _error(json_file, "not valid JSON ({})".format(e)) from e
-
-
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _check_top_level(data, json_file, annotations=None, num_annotations=None):
@@ -131,20 +115,11 @@ def _check_top_level(data, json_file, annotations=None, num_annotations=None):
 
 
 def _parse_categories(categories, json_file):
-    """The json's categories sorted by id; checks ids and names are present and unique."""
-    seen = set()
-    for c in categories:
-        for key in ("id", "name"):
-            if not isinstance(c, dict) or key not in c:
-                message = "category {!r} lacks '{}'".format(c, key)
-                raise _error(json_file, message, field="categories")
-        if not _is_int(c["id"]):
-            raise _error(json_file, "category id {!r} is not an integer".format(c["id"]),
-                         field="categories")
-        if c["id"] in seen:
-            raise _error(json_file, "duplicate category id {}".format(c["id"]), field="categories")
-        seen.add(c["id"])
-    return sorted(categories, key=lambda c: c["id"])
+    """The json's categories sorted by id (the format's rules checked)."""
+    try:
+        return check_categories(categories)
+    except FormatProblem as p:
+        raise _located(p, json_file) from None
 
 
 def ytvis_metadata_from_json(json_file):
@@ -215,35 +190,12 @@ def _sync_metadata(dataset_name, json_file, categories):
 
 
 # ------------------------------------------------------------------------------ videos
-def _parse_video(video, json_file, image_root):
-    """A per-video record (without annotations) from a raw json video entry."""
-    if not isinstance(video, dict):
-        raise _error(json_file, "video entry {!r} is not an object".format(video), field="videos")
-    for key in _VIDEO_KEYS:
-        if key not in video:
-            raise _error(json_file, "missing key", video=video, field=key)
-    if not _is_int(video["id"]):
-        raise _error(json_file, "must be an integer", video=video, field="id")
-    file_names = video["file_names"]
-    if not isinstance(file_names, list) or not file_names:
-        raise _error(json_file, "must be a non-empty list", video=video, field="file_names")
-    if not all(isinstance(fn, str) for fn in file_names):
-        raise _error(json_file, "must hold strings", video=video, field="file_names")
-    length = video.get("length", len(file_names))
-    if length != len(file_names):
-        raise _error(
-            json_file,
-            "length={} but file_names has {} entries".format(length, len(file_names)),
-            video=video,
-            field="length",
-        )
-    for key in ("height", "width"):
-        if not _is_int(video[key]) or video[key] <= 0:
-            raise _error(json_file, "must be a positive int", video=video, field=key)
+def _video_record(video, image_root):
+    """A per-video record (without annotations) from a checked json video entry."""
     return {
         "video_id": video["id"],
-        "file_names": [os.path.join(image_root, fn) for fn in file_names],
-        "length": len(file_names),
+        "file_names": [os.path.join(image_root, fn) for fn in video["file_names"]],
+        "length": len(video["file_names"]),
         "height": video["height"],
         "width": video["width"],
     }
@@ -289,7 +241,7 @@ def _uncompressed_counts(counts):
             raise ValueError("RLE counts must be a flat list of integers")
         return counts.astype(np.int64, copy=False)
     if isinstance(counts, list):
-        if not all(_is_int(c) for c in counts):
+        if not all(is_int(c) for c in counts):
             raise ValueError("RLE counts must be a list of integers")
         if any(c < 0 or c >= 2 ** 63 for c in counts):
             raise ValueError("RLE counts must be non-negative run lengths")
@@ -298,29 +250,33 @@ def _uncompressed_counts(counts):
 
 
 def _to_compressed(segms, height, width):
-    """Compressed RLEs (``bytes`` counts) of ``segms``, one per entry; uncompressed RLEs are
-    converted in one pycocotools call. Raises ValueError (see segmentation_to_rle), with the
-    index of the offending entry in ``args[1]``."""
+    """Compressed RLEs (``bytes`` counts) of ``segms``, one per entry; the compressed ones are
+    checked together and the uncompressed ones converted in one pycocotools call. Raises
+    ValueError (see segmentation_to_rle), with the index of the offending entry in
+    ``args[1]``."""
     out = [None] * len(segms)
-    uncompressed, where = [], []
+    compressed, runs = [], []  # indices into segms
     for i, segm in enumerate(segms):
         try:
-            rle = _check_segmentation(segm, height, width)
+            kind, out[i] = _check_segmentation(segm, height, width)
         except ValueError as e:
             raise ValueError(str(e), i) from e
-        if isinstance(rle, np.ndarray):
-            uncompressed.append({"size": [height, width], "counts": rle})
-            where.append(i)
-        else:
-            out[i] = rle
-    if uncompressed:
-        for i, rle in zip(where, mask_util.frPyObjects(uncompressed, height, width)):
+        {"compressed": compressed, "runs": runs}.get(kind, []).append(i)
+    problems = check_rles([out[i] for i in compressed])[1]
+    if problems:
+        j, why = problems[0]
+        raise ValueError(why, compressed[j])
+    if runs:
+        objs = [{"size": [height, width], "counts": out[i]} for i in runs]
+        for i, rle in zip(runs, mask_util.frPyObjects(objs, height, width)):
             out[i] = rle
     return out
 
 
 def _check_segmentation(segm, height, width):
-    """A compressed RLE dict, or the validated run lengths (array) of an uncompressed one."""
+    """``(kind, value)``: ``("compressed", RLE dict)`` (its counts are checked by the caller,
+    with the others), ``("runs", int64 array)`` for the checked run lengths of an uncompressed
+    RLE, or ``("polygons", RLE dict)`` for the merged mask of polygons."""
     if isinstance(segm, dict):
         if "counts" not in segm or "size" not in segm:
             raise ValueError("RLE needs 'counts' and 'size', got keys {}".format(sorted(segm)))
@@ -334,8 +290,8 @@ def _check_segmentation(segm, height, width):
         counts = segm["counts"]
         uncompressed = _uncompressed_counts(counts)
         if uncompressed is not None:
-            check_rle_counts(uncompressed, height, width)
-            return uncompressed
+            check_runs(uncompressed, height, width)
+            return "runs", uncompressed
         if isinstance(counts, str):
             try:
                 counts = counts.encode("ascii")
@@ -343,14 +299,13 @@ def _check_segmentation(segm, height, width):
                 raise ValueError("compressed RLE counts hold non-ASCII characters") from None
         if not isinstance(counts, bytes):
             raise ValueError("RLE counts must be an int list, str or bytes")
-        check_rle_counts(compressed_rle_counts(counts), height, width)
-        return {"size": [height, width], "counts": counts}
+        return "compressed", {"size": [height, width], "counts": counts}
     if isinstance(segm, list):
         if not segm or not all(
             isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segm
         ):
             raise ValueError("polygons must be a non-empty list of [x0, y0, ...] (>= 3 points)")
-        if not all(_is_number(v) and math.isfinite(v) for p in segm for v in p):
+        if not all(is_number(v) and math.isfinite(v) for p in segm for v in p):
             raise ValueError("polygon coordinates must be finite numbers")
         # pycocotools rasterises the whole outline: far-off points would take unbounded
         # time and memory (and beyond int range, undefined results).
@@ -358,62 +313,16 @@ def _check_segmentation(segm, height, width):
         if any(v < -reach or v > 2 * reach for p in segm for v in p):
             raise ValueError("polygon coordinates lie far outside the {}x{} frame (allowed: "
                              "-{} .. {})".format(height, width, reach, 2 * reach))
-        return mask_util.merge(mask_util.frPyObjects(segm, height, width))
+        return "polygons", mask_util.merge(mask_util.frPyObjects(segm, height, width))
     raise ValueError("unsupported segmentation type {}".format(type(segm).__name__))
 
 
-def _per_frame_list(ann, key, length, video, json_file, required):
-    values = ann.get(key)
-    if values is None:
-        if required:
-            raise _error(json_file, "missing key", video=video, annotation=ann, field=key)
-        return None
-    if not isinstance(values, list) or len(values) != length:
-        raise _error(
-            json_file,
-            "has {} entries, expected one per listed frame ({})".format(
-                len(values) if isinstance(values, list) else type(values).__name__, length
-            ),
-            video=video,
-            annotation=ann,
-            field=key,
-        )
-    return values
-
-
-def _check_numbers(values, video, ann, json_file, field, per_entry):
-    """Each non-null entry of a per-frame list is ``per_entry`` finite numbers (a list of
-    that length, or one bare number when ``per_entry`` is None)."""
-    for f, v in enumerate(values):
-        if v is None:
-            continue
-        nums = [v] if per_entry is None else v
-        shape_ok = per_entry is None or (isinstance(v, list) and len(v) == per_entry)
-        if not shape_ok or not all(_is_number(x) for x in nums):
-            what = "a number" if per_entry is None else "[x, y, w, h] numbers"
-            raise _error(json_file, "frame {}: expected {}, got {!r}".format(f, what, v),
-                         video=video, annotation=ann, field=field)
-        if not all(math.isfinite(x) for x in nums):
-            raise _error(json_file, "frame {}: {!r} is not finite".format(f, v),
-                         video=video, annotation=ann, field=field)
-
-
 def _frame_instances(ann, category, video, record, json_file):
-    """[(frame index, instance dict)] for the frames where the track is visible."""
-    length, h, w = record["length"], record["height"], record["width"]
-    segms = _per_frame_list(ann, "segmentations", length, video, json_file, required=True)
-    bboxes = _per_frame_list(ann, "bboxes", length, video, json_file, required=False)
-    areas = _per_frame_list(ann, "areas", length, video, json_file, required=False)
-    if bboxes is not None:
-        _check_numbers(bboxes, video, ann, json_file, "bboxes", per_entry=4)
-    if areas is not None:
-        _check_numbers(areas, video, ann, json_file, "areas", per_entry=None)
-    iscrowd = ann.get("iscrowd", 0)
-    if iscrowd is None:
-        iscrowd = 0
-    if iscrowd not in (0, 1) or isinstance(iscrowd, float):
-        raise _error(json_file, "must be 0 or 1, got {!r}".format(iscrowd), video=video,
-                     annotation=ann, field="iscrowd")
+    """[(frame index, instance dict)] for the frames where the track is visible; ``ann`` has
+    passed the format's rules."""
+    h, w = record["height"], record["width"]
+    segms, bboxes = ann["segmentations"], ann.get("bboxes")
+    iscrowd = ann.get("iscrowd") or 0
 
     # A box without a mask cannot be trained on with masks on; treat it as absent.
     frames = [f for f, segm in enumerate(segms) if segm is not None]
@@ -451,43 +360,15 @@ def _frame_instances(ann, category, video, record, json_file):
     return out
 
 
-def _add_annotations(annotations, records_by_id, videos_by_id, id_map, json_file):
+def _add_annotations(annotations, records_by_id, rules, id_map, json_file):
     """Regroup track annotations into each record's per-frame ``annotations`` lists."""
     for rec in records_by_id.values():
         rec["annotations"] = [[] for _ in range(rec["length"])]
-    seen_ids = set()
     for ann in annotations:
-        if not isinstance(ann, dict):
-            raise _error(json_file, "entry {!r} is not an object".format(ann), field="annotations")
-        video_id = ann.get("video_id")
-        video = videos_by_id.get(video_id) if _is_int(video_id) else None
-        for key in _ANNOTATION_KEYS:
-            if key not in ann:
-                raise _error(json_file, "missing key", video=video, annotation=ann, field=key)
-        for key in ("id", "video_id", "category_id"):
-            if not _is_int(ann[key]):
-                raise _error(json_file, "must be an integer, got {!r}".format(ann[key]),
-                             video=video, annotation=ann, field=key)
-        if video is None:
-            raise _error(
-                json_file,
-                "refers to unknown video id {}".format(ann["video_id"]),
-                annotation=ann,
-                field="video_id",
-            )
-        if ann["category_id"] not in id_map:
-            raise _error(
-                json_file,
-                "unknown category id {} (known: {})".format(ann["category_id"], sorted(id_map)),
-                video=video,
-                annotation=ann,
-                field="category_id",
-            )
-        if ann["id"] in seen_ids:
-            raise _error(
-                json_file, "duplicate annotation id", video=video, annotation=ann, field="id"
-            )
-        seen_ids.add(ann["id"])
+        try:
+            video = rules.check(ann)
+        except FormatProblem as p:
+            raise _located(p, json_file) from None
         record = records_by_id[ann["video_id"]]
         category = id_map[ann["category_id"]]
         for f, instance in _frame_instances(ann, category, video, record, json_file):
@@ -578,19 +459,19 @@ def _convert(json_file, image_root):
     categories = _parse_categories(data["categories"], json_file)
     id_map = {c["id"]: i for i, c in enumerate(categories)}
 
-    records, records_by_id, videos_by_id, names = [], {}, {}, []
-    for video in data["videos"]:
-        record = _parse_video(video, json_file, image_root)
-        if record["video_id"] in records_by_id:
-            raise _error(json_file, "duplicate video id", video=video, field="id")
-        records.append(record)
-        records_by_id[record["video_id"]] = record
-        videos_by_id[record["video_id"]] = video
-        names.append(video.get("name") or os.path.dirname(video["file_names"][0]) or None)
+    try:
+        videos_by_id = index_videos(data["videos"])
+    except FormatProblem as p:
+        raise _located(p, json_file) from None
+    records = [_video_record(video, image_root) for video in videos_by_id.values()]
+    records_by_id = {record["video_id"]: record for record in records}
+    names = [video.get("name") or os.path.dirname(video["file_names"][0]) or None
+             for video in videos_by_id.values()]
 
     if num_annotations:
+        rules = AnnotationRules(videos_by_id, id_map)
         try:  # the annotations are parsed while they are converted
-            _add_annotations(annotations, records_by_id, videos_by_id, id_map, json_file)
+            _add_annotations(annotations, records_by_id, rules, id_map, json_file)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise _error(json_file, "not valid JSON ({})".format(e)) from e
     categories = [{"id": c["id"], "name": c["name"]} for c in categories]

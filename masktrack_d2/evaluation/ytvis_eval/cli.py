@@ -35,9 +35,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON line with the 11 "
                         "numbers (fractions, -1 = no ground truth) instead of the table")
     parser.add_argument("--per-category", action="store_true", help="also print per-category AP")
-    parser.add_argument("--lenient", action="store_true", help="score wrong segmentation-list "
-                        "lengths and mask sizes as the official evaluator does instead of "
-                        "stopping with an error")
+    parser.add_argument("--lenient", action="store_true", help="score what the official "
+                        "evaluator scores instead of stopping with an error: ground truth that "
+                        "breaks the format's rules (unknown video or category ids, repeated "
+                        "ids, iscrowd not 0/1, non-finite areas, ...) and results with wrong "
+                        "segmentation-list lengths or mask sizes")
     parser.add_argument("--workers", type=int, default=1, help="forked processes for the "
                         "per-video IoU and matching (default 1: on the YouTube-VIS-sized "
                         "benchmark a second process was slower, as it copies the pages of the "
@@ -73,7 +75,7 @@ def _run(args) -> int:
     seconds = {}  # per stage, logged with --verbose
     tic = time.perf_counter()
     try:
-        gt = load_ytvis_gt(args.gt)
+        gt = load_ytvis_gt(args.gt, strict=not args.lenient)
         seconds["gt"] = time.perf_counter() - tic
         current = args.results
         ev = None if args.no_ap else YTVISEval(

@@ -1,8 +1,13 @@
 """Ground truth: a YouTube-VIS annotation json, indexed per (video, category) for the metric.
 
-Which annotations count and in which order follows the official loader (docs/evaluation.md,
-"Ground truth"): video ids ascending, json order within a video, only categories listed in
-``categories``, duplicated annotation ids resolved to the last annotation carrying the id.
+By default (``strict=True``) the file must keep the format's rules, the same ones the training
+loader applies (:mod:`masktrack_d2.format.annotations`): unknown video or category ids,
+repeated ids, ``iscrowd`` other than 0 / 1, non-finite areas and the like stop with a
+:class:`GroundTruthFormatError` naming the file, the annotation and the field. With
+``strict=False`` (CLI ``--lenient``) the file is scored as the official loader reads it
+(docs/evaluation.md, "Ground truth"): video ids ascending, json order within a video, only
+categories listed in ``categories``, duplicated annotation ids resolved to the last annotation
+carrying the id.
 """
 import logging
 import os
@@ -12,10 +17,11 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 from pycocotools import mask as mask_util
 
+from ...format.annotations import AnnotationRules, FormatProblem, check_categories, index_videos
 from .common import PathLike, as_id, is_number, is_path, load_json
 from .errors import GroundTruthFormatError
 from .iou import TrackMasks
-from .rle import first_rle_problem
+from ...format.rle import first_rle_problem
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +53,10 @@ class YTVISGroundTruth:
             per frame).
     """
 
-    def __init__(self, dataset: Mapping[str, Any], source: str = "<dict>"):
+    def __init__(self, dataset: Mapping[str, Any], source: str = "<dict>", strict: bool = True):
         self.dataset = dataset
         self.source = source
+        self.strict = strict
         if not isinstance(dataset, Mapping):
             raise GroundTruthFormatError(
                 f"{source}: expected a YouTube-VIS annotation object (videos, annotations, "
@@ -64,6 +71,8 @@ class YTVISGroundTruth:
             raise GroundTruthFormatError(
                 f"{source}: has no annotations (the official valid/test jsons carry none; those "
                 "splits are scored by the evaluation server - evaluate on held-out train videos)")
+        if strict:
+            self._check_rules(dataset, annotations)
 
         self.videos: Dict[Any, Mapping] = {}
         for v in dataset["videos"]:
@@ -80,15 +89,16 @@ class YTVISGroundTruth:
         self.video_ids = sorted(self.videos)
         self.category_ids = sorted(self.categories)
         self.tracks: Dict[Tuple[Any, Any], List[GTTrack]] = defaultdict(list)
-        # compressed RLEs as given, and their (annotation id, video, frame): checked below
+        # compressed RLEs as given, and their (annotation, video id, frame): checked below
         self._given_rles: List[Mapping] = []
         self._given_at: List[tuple] = []
         self._index_annotations(annotations)
         found = first_rle_problem(self._given_rles)
         if found is not None:
-            ann_id, vid, f = self._given_at[found[0]]
-            raise GroundTruthFormatError(f"{source}: annotation {ann_id} (video {vid}) field "
-                                         f"'segmentations' frame {f}: {found[1]}")
+            ann, vid, f = self._given_at[found[0]]
+            problem = FormatProblem(f"frame {f}: {found[1]}", video=self.videos.get(vid),
+                                    annotation=ann, field="segmentations")
+            raise GroundTruthFormatError(problem.located(source))
         del self._given_rles, self._given_at
         self.tracks = dict(self.tracks)
         self._video_masks: Dict[Any, tuple] = {}
@@ -125,6 +135,20 @@ class YTVISGroundTruth:
         return str(self.categories[category_id].get("name", category_id))
 
     # -- annotations -----------------------------------------------------------------------
+    def _check_rules(self, dataset: Mapping[str, Any], annotations) -> None:
+        """The format's rules (those the training loader applies) over the whole file."""
+        try:
+            videos = index_videos(dataset["videos"])
+            categories = check_categories(dataset["categories"])
+            rules = AnnotationRules(videos, [c["id"] for c in categories])
+            if not isinstance(annotations, list):
+                raise FormatProblem("must be a list", field="annotations")
+            for ann in annotations:
+                rules.check(ann)
+        except FormatProblem as p:
+            raise GroundTruthFormatError(p.located(self.source) + " (--lenient scores the "
+                                         "file as the official evaluator reads it)") from None
+
     def _index_annotations(self, annotations) -> None:
         source = self.source
         for i, ann in enumerate(annotations):
@@ -193,7 +217,7 @@ class YTVISGroundTruth:
             if type(segm) is dict and type(segm.get("counts")) is str and "size" in segm:
                 rles[f] = segm  # the common case: compressed RLE, checked after the loop
                 self._given_rles.append(segm)
-                self._given_at.append((ann["id"], vid, f))
+                self._given_at.append((ann, vid, f))
                 continue
             where = f"{self.source}: annotation {ann['id']} (video {vid}) frame {f}"
             if isinstance(segm, list):  # polygons, merged into one mask
@@ -211,7 +235,7 @@ class YTVISGroundTruth:
                 elif isinstance(segm["counts"], (str, bytes)):
                     rles[f] = segm
                     self._given_rles.append(segm)
-                    self._given_at.append((ann["id"], vid, f))
+                    self._given_at.append((ann, vid, f))
                 else:
                     raise GroundTruthFormatError(f"{where}: 'counts' is a "
                                                  f"{type(segm['counts']).__name__}")
@@ -243,7 +267,8 @@ class YTVISGroundTruth:
         )
 
 
-def load_ytvis_gt(gt: Union[PathLike, Mapping[str, Any], YTVISGroundTruth]) -> YTVISGroundTruth:
+def load_ytvis_gt(gt: Union[PathLike, Mapping[str, Any], YTVISGroundTruth],
+                  strict: bool = True) -> YTVISGroundTruth:
     """Load YouTube-VIS ground truth.
 
     Args:
@@ -252,21 +277,24 @@ def load_ytvis_gt(gt: Union[PathLike, Mapping[str, Any], YTVISGroundTruth]) -> Y
             ``width`` and ``length`` (or ``file_names``); annotations ``id`` (>= 1),
             ``video_id``, ``category_id``, ``iscrowd``, ``areas`` and per-frame
             ``segmentations`` (uncompressed RLE, compressed RLE, polygons or null).
+        strict: apply the format's rules (:mod:`masktrack_d2.format.annotations`), as the
+            training loader does; False reads the file as the official evaluator does. A
+            :class:`YTVISGroundTruth` given is returned as it was loaded.
 
     Returns:
         the indexed ground truth, masks converted to compressed RLE once.
 
     Raises:
-        GroundTruthFormatError: not a YouTube-VIS annotation file, or one without annotations
-            (the official valid / test jsons).
+        GroundTruthFormatError: not a YouTube-VIS annotation file, one without annotations
+            (the official valid / test jsons), or (strict) one that breaks the format's rules.
         OSError: the file cannot be read.
     """
     if isinstance(gt, YTVISGroundTruth):
         return gt
     if is_path(gt):
         dataset = load_json(gt, GroundTruthFormatError, "annotation")
-        return YTVISGroundTruth(dataset, source=os.fspath(gt))
+        return YTVISGroundTruth(dataset, source=os.fspath(gt), strict=strict)
     if isinstance(gt, Mapping):
-        return YTVISGroundTruth(gt)
+        return YTVISGroundTruth(gt, strict=strict)
     raise TypeError(f"gt must be a path, a dict or a YTVISGroundTruth, got {type(gt).__name__}")
 

@@ -14,7 +14,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools import mask as mask_util
 
-from .rle import rle_core
+from ...format.rle import rle_core
 
 class TrackMasks:
     """The masks of a set of tracks as (N, F) arrays: presence, RLE height / width and (after
@@ -292,7 +292,7 @@ def mean_areas_loop(seqs) -> np.ndarray:
 
 def iou_matrix_core(core, dm: TrackMasks, gm: TrackMasks,
                     min_iou: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """:func:`iou_matrix` in one C call (``core``: :func:`.rle.rle_core`), same results: the
+    """:func:`iou_matrix` in one C call (``core``: :func:`masktrack_d2.format.rle.rle_core`), same results: the
     area terms and the pruning from the areas, then each mask a measured pair needs is
     decoded once and the runs of the two masks are intersected."""
     D, G = len(dm.seqs), len(gm.seqs)

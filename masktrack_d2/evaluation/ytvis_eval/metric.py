@@ -40,7 +40,7 @@ class YTVISEval:
     Args:
         gt: ground truth (path, dict or :class:`YTVISGroundTruth`).
         results: results (path or list); validated with :func:`validate_results`.
-        strict: see :func:`validate_results`.
+        strict: see :func:`validate_results` and :func:`load_ytvis_gt`.
         iou_impl: ``"vectorized"`` (default) or ``"loop"`` (the official per-pair loop; for
             checks and benchmarks, same numbers, much slower).
         exact_ious: with the vectorised IoU, measure every (result, GT) pair. By default a
@@ -63,7 +63,7 @@ class YTVISEval:
             raise ValueError(f"iou_impl must be 'vectorized' or 'loop', got {iou_impl!r}")
         tic = time.perf_counter()
         with gc_paused():
-            self.gt = load_ytvis_gt(gt)
+            self.gt = load_ytvis_gt(gt, strict=strict)
             toc = time.perf_counter()
             self.results = validate_results(results, self.gt, strict=strict)
         self.timings: Dict[str, float] = {"gt": toc - tic, "results": time.perf_counter() - toc}

@@ -11,7 +11,7 @@ import numpy as np
 from .common import PathLike, as_id, is_number, is_path, load_json, short_list
 from .errors import ResultsFormatError, YTVISEvalWarning
 from .gt import YTVISGroundTruth, load_ytvis_gt
-from .rle import RLECheck
+from ...format.rle import RLECheck
 
 logger = logging.getLogger(__name__)
 

@@ -132,7 +132,7 @@ def evaluate_track_metrics(gt, results, strict: bool = True,
     """
     tic = time.perf_counter()
     with gc_paused():
-        gt = load_ytvis_gt(gt)
+        gt = load_ytvis_gt(gt, strict=strict)
         videos = video_tracks(gt, results, strict=strict)
         parsed = time.perf_counter()
         per_cat: Dict[Any, List[Dict]] = {c: [] for c in gt.category_ids}

@@ -54,7 +54,7 @@ def video_tracks(gt, results, strict: bool = True) -> Dict[Any, VideoTracks]:
         GroundTruthFormatError, ResultsFormatError: as :func:`load_ytvis_gt` and
             :func:`validate_results`.
     """
-    gt = load_ytvis_gt(gt)
+    gt = load_ytvis_gt(gt, strict=strict)
     cat_index = {c: k for k, c in enumerate(gt.category_ids)}
     out = {}
     for vid in gt.video_ids:

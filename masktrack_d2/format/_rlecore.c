@@ -1,6 +1,8 @@
 /*
- * One C pass over compressed RLE strings, for the YouTube-VIS metric (module
- * masktrack_d2.evaluation.ytvis_eval._rlecore; the Python fallback is in rle.py / iou.py).
+ * One C pass over compressed RLE strings (module masktrack_d2.format._rlecore): the RLE
+ * check shared by the data loader and the metric (its numpy twin is scan_numpy in
+ * masktrack_d2/format/rle.py), and the metric's video IoU (its fallback is in
+ * evaluation/ytvis_eval/iou.py).
  *
  * The string code (the COCO "compressed RLE"): run lengths alternate zeros, ones, zeros, ...
  * over the column-major pixels of an h x w mask. Each number is written in 5-bit groups,
