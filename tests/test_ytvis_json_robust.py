@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import _tiny
 from masktrack_d2.data.datasets import YTVISFormatError, load_ytvis_json
 from masktrack_d2.data.datasets import ytvis as ytvis_module
-from masktrack_d2.data.datasets import ytvis_json
+from masktrack_d2.data.datasets import records_cache, ytvis_json
 
 sys.path.insert(0, os.path.join(_tiny.REPO, "benchmarks"))
 import ytvis_json_gen  # noqa: E402
@@ -303,7 +303,7 @@ def test_invalid_element_reports_file_position(tmp_path):
 
 # ------------------------------------------------------------------------------ cache
 def test_cache_is_used_and_never_stale(tmp_path, monkeypatch):
-    monkeypatch.setattr(ytvis_module, "CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(records_cache, "CACHE_MIN_BYTES", 0)
     cache = str(tmp_path / "cache")
     data = base_json()
     path = write(tmp_path, data)
@@ -331,7 +331,7 @@ def test_cache_is_used_and_never_stale(tmp_path, monkeypatch):
     assert len(os.listdir(cache)) == 1 and os.listdir(cache) != files
 
     # A damaged cache file is a miss, not an error.
-    (tmp_path / "cache" / os.listdir(cache)[0]).write_bytes(b"not a pickle")
+    (tmp_path / "cache" / os.listdir(cache)[0]).write_bytes(b"not an npz file")
     assert load(path, cache_dir=cache) == changed and len(calls) == 2
 
     # Another image root is another entry.
@@ -339,8 +339,36 @@ def test_cache_is_used_and_never_stale(tmp_path, monkeypatch):
     assert len(calls) == 3
 
 
+class _Planted:
+    """Unpickling this creates the file ``path``: a cache read that runs code would show."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_cache_holds_data_only_and_a_planted_file_runs_no_code(tmp_path, monkeypatch):
+    monkeypatch.setattr(records_cache, "CACHE_MIN_BYTES", 0)
+    cache = str(tmp_path / "cache")
+    path = write(tmp_path, base_json())
+    first = load(path, cache_dir=cache)
+    (name,) = os.listdir(cache)
+    with np.load(os.path.join(cache, name), allow_pickle=False) as z:
+        assert z.files and all(z[k].dtype.kind in "iufb" for k in z.files)
+
+    # Someone replaces the cache with an npz holding a pickled object array.
+    marker = tmp_path / "ran"
+    with open(os.path.join(cache, name), "wb") as f:
+        np.savez(f, header=np.array([_Planted(str(marker))], dtype=object))
+    again = load(path, cache_dir=cache)
+    assert not marker.exists()
+    assert again == first
+
+
 def test_cached_load_still_checks_files_and_categories(tmp_path, monkeypatch):
-    monkeypatch.setattr(ytvis_module, "CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(records_cache, "CACHE_MIN_BYTES", 0)
     cache = str(tmp_path / "cache")
     path = write(tmp_path, base_json())
     load(path, cache_dir=cache)

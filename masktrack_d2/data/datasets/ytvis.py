@@ -7,13 +7,10 @@ turns it into one record per video whose ``annotations`` are regrouped per frame
 docstring for the exact schema), and :func:`register_ytvis_instances` registers such a
 json in detectron2's catalogs.
 """
-import contextlib
-import hashlib
 import json
 import logging
 import math
 import os
-import pickle
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -22,7 +19,6 @@ from detectron2.structures import BoxMode
 from detectron2.utils.file_io import PathManager
 from fvcore.common.timer import Timer
 
-from ...utils.file_io import atomic_write
 from ...format.annotations import (
     AnnotationRules,
     FormatProblem,
@@ -32,6 +28,7 @@ from ...format.annotations import (
     is_number,
 )
 from ...format.rle import check_rles, check_runs
+from . import records_cache
 from .ytvis_json import loads, read_ytvis_json
 
 __all__ = [
@@ -390,10 +387,11 @@ def load_ytvis_json(json_file, image_root, dataset_name=None, check_files="first
             (default, the first frame of every video: cheap), ``"all"`` or ``"none"``.
             ``True`` means ``"first"``, ``False`` means ``"none"``.
         cache_dir (str or None): where the converted records of a json of at least
-            :data:`CACHE_MIN_BYTES` are cached (None: :func:`records_cache_dir`; ``""``: no
-            cache). A cache is keyed by the json's path, size and times, so a changed json
-            is converted again; the frame files and the registered categories are checked
-            on every load.
+            ``records_cache.CACHE_MIN_BYTES`` are cached (None:
+            :func:`records_cache.records_cache_dir`; ``""``: no cache). A cache file is named
+            by a digest of the json's content (and the image root), so a changed json is
+            converted again; it holds data only (numpy arrays and json, read without pickle).
+            The frame files and the registered categories are checked on every load.
 
     Returns:
         list[dict]: one record per video, in json order::
@@ -430,13 +428,13 @@ def load_ytvis_json(json_file, image_root, dataset_name=None, check_files="first
         )
 
     timer = Timer()
-    cache_file = _cache_file(json_file, image_root, cache_dir)
-    loaded = _read_cache(cache_file) if cache_file else None
+    cached = records_cache.cache_file(json_file, image_root, cache_dir)
+    loaded = records_cache.read_cache(cached) if cached else None
     from_cache = loaded is not None
     if loaded is None:
         loaded = _convert(json_file, image_root)
-        if cache_file:
-            _write_cache(cache_file, loaded)
+        if cached:
+            records_cache.write_cache(cached, loaded)
     categories, records, video_names, num_annotations = loaded
     if dataset_name is not None:
         _sync_metadata(dataset_name, json_file, categories)
@@ -476,78 +474,6 @@ def _convert(json_file, image_root):
             raise _error(json_file, "not valid JSON ({})".format(e)) from e
     categories = [{"id": c["id"], "name": c["name"]} for c in categories]
     return categories, records, names, num_annotations
-
-
-# ------------------------------------------------------------------------------ cache
-#: Jsons at least this large keep a cache of their converted records (smaller ones convert
-#: in well under a second).
-CACHE_MIN_BYTES = 16 << 20
-# Bump when the records or the checks change, so older caches are not used.
-_CACHE_VERSION = 1
-
-
-def records_cache_dir():
-    """Where converted records of large jsons are cached: ``$MASKTRACK_D2_CACHE_DIR``, else
-    ``output/.cache/ytvis_records`` under the working directory. An empty
-    ``MASKTRACK_D2_CACHE_DIR`` turns the cache off."""
-    return os.environ.get("MASKTRACK_D2_CACHE_DIR",
-                          os.path.join("output", ".cache", "ytvis_records"))
-
-
-def _cache_file(json_file, image_root, cache_dir):
-    """The cache file for this json's current content, or None (no cache for it).
-
-    The name holds a digest of the json's bytes (with the image root and the cache version),
-    so a json that changed in any way, even to the same size within one timestamp tick, gets
-    another name: a stale cache is never read. Hashing costs a fraction of a second for
-    YouTube-VIS 2019 train, against ~10 s of conversion."""
-    if cache_dir is None:
-        cache_dir = records_cache_dir()
-    if not cache_dir:
-        return None
-    try:
-        local = PathManager.get_local_path(json_file)
-        if os.path.getsize(local) < CACHE_MIN_BYTES:
-            return None
-        content = hashlib.sha1()
-        with open(local, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                content.update(block)
-    except OSError:
-        return None
-    path = os.path.realpath(local)
-    key = (content.hexdigest(), os.fspath(image_root), _CACHE_VERSION)
-    stem = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    digest = hashlib.sha1(repr(key).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return os.path.join(cache_dir, "{}-{}.pkl".format(stem, digest))
-
-
-def _read_cache(cache_file):
-    try:
-        with open(cache_file, "rb") as f:
-            loaded = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except Exception as e:  # a damaged cache is only a miss
-        logger.warning("ignoring the unreadable records cache {} ({})".format(cache_file, e))
-        return None
-    logger.info("Read the converted records from the cache {}".format(cache_file))
-    return loaded
-
-
-def _write_cache(cache_file, loaded):
-    """Write atomically; remove the caches of earlier versions of the same json."""
-    stem = os.path.basename(cache_file).split("-")[0]
-    try:
-        with atomic_write(cache_file, "wb") as f:
-            pickle.dump(loaded, f, protocol=pickle.HIGHEST_PROTOCOL)
-        for name in os.listdir(os.path.dirname(cache_file)):
-            if name.startswith(stem + "-") and name.endswith(".pkl") and \
-                    name != os.path.basename(cache_file):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(os.path.dirname(cache_file), name))
-    except OSError as e:
-        logger.warning("could not write the records cache {} ({})".format(cache_file, e))
 
 
 def register_ytvis_instances(name, metadata, json_file, image_root, check_files="first"):
