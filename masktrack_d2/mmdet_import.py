@@ -8,6 +8,7 @@ mapping and the settings the imported weights need are in docs/mmdet_checkpoints
 """
 import dataclasses
 import os
+import pickle
 import re
 from typing import Dict, List, Tuple
 
@@ -99,6 +100,22 @@ class ConversionReport:
     leftover: List[str] = dataclasses.field(default_factory=list)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _refusal(message: str) -> str:
+    """What a weights-only load refused, from torch's message: the object it names, or the
+    unpickler's own words where it names none."""
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    if found:
+        return (f"refused the object '{found.group(1)}' (the file holds Python objects beyond "
+                "tensors and plain containers)")
+    tail = message.split("WeightsUnpickler error:", 1)[-1]
+    detail = next((ln.strip() for ln in tail.splitlines() if ln.strip()), "")
+    return (f"could not read it ({detail}): the file is damaged or not a PyTorch checkpoint, "
+            "or it holds pickled Python objects")
+
+
 def read_mmdet_state_dict(path: str, *, allow_pickle: bool = False) -> Dict[str, torch.Tensor]:
     """
     Read the ``state_dict`` of an mmtracking / mmdetection checkpoint file.
@@ -118,11 +135,14 @@ def read_mmdet_state_dict(path: str, *, allow_pickle: bool = False) -> Dict[str,
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except Exception as e:
-        first = next((line for line in str(e).splitlines() if line.strip()), "")
-        if not allow_pickle and "weights_only" in str(e):
+        text = _ANSI.sub("", str(e))
+        if not allow_pickle and isinstance(e, pickle.UnpicklingError):
             raise MMDetCheckpointError(
-                f"{path}: holds Python objects beyond tensors; if you trust the file, "
-                f"convert it with --allow-pickle ({first})") from None
+                f"{path}: the safe (weights-only) load {_refusal(text)}. "
+                "--allow-pickle loads the file with full unpickling, which runs whatever code "
+                "the file names: use it only for a checkpoint from a source you trust, such as "
+                "the official mmtracking / mmdetection downloads") from None
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         raise MMDetCheckpointError(
             f"{path}: not a readable PyTorch checkpoint (truncated or another format?): "
             f"{type(e).__name__}: {first}") from None

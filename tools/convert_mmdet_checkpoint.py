@@ -76,7 +76,8 @@ def main(argv=None):
     parser.add_argument("--config-file", metavar="FILE",
                         help="check the result against the model of this config")
     parser.add_argument("--allow-pickle", action="store_true",
-                        help="load with weights_only=False (trusted files only)")
+                        help="load with full unpickling (weights_only=False), which runs any code the "
+                        "file names: only for checkpoints from a source you trust")
     args = parser.parse_args(argv)
     sys.path.insert(0, REPO)  # the package, also when it is not installed
     from masktrack_d2.mmdet_import import MMDetCheckpointError
