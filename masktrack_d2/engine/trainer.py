@@ -11,6 +11,7 @@ from detectron2.utils.logger import setup_logger
 
 from ..config import add_masktrack_config
 from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
+from ..data.datasets.category_map import check_num_classes
 from ..evaluation.evaluator import YTVISEvaluator
 from ..solver import apply_epoch_schedule, build_optimizer
 from .amp import MixedPrecisionTrainer, amp_dtype
@@ -61,6 +62,8 @@ class MaskTrackTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
+        for name in cfg.DATASETS.TRAIN:
+            check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name)
         return build_frame_pair_train_loader(cfg)
 
     @classmethod
@@ -73,7 +76,8 @@ class MaskTrackTrainer(DefaultTrainer):
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         return YTVISEvaluator(dataset_name, output_dir=output_folder,
                               submission_name=cfg.TEST.SUBMISSION_NAME,
-                              track_metrics=cfg.TEST.TRACK_METRICS)
+                              track_metrics=cfg.TEST.TRACK_METRICS,
+                              num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

@@ -5,13 +5,13 @@ import logging
 import os
 import zipfile
 from collections import OrderedDict
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from ..data.datasets.category_map import CategoryIdMap
+from ..data.datasets.category_map import CategoryIdMap, check_num_classes
 from ..utils.file_io import atomic_write
 from .ytvis_eval import GroundTruthFormatError, YTVISEval, YTVISGroundTruth, format_table
 from .ytvis_eval.common import load_json
@@ -50,10 +50,17 @@ class YTVISEvaluator(DatasetEvaluator):
     association metrics (HOTA, DetA, AssA, LocA, IDF1, IDP, IDR, MOTA, IDSW, Frag, CLR_FP,
     CLR_FN; TrackEval's YouTube-VIS conventions) under the key ``"track"``: ratios in percent,
     counts as numbers.
+
+    With ``num_classes`` (the trainer passes ``MODEL.ROI_HEADS.NUM_CLASSES``) it checks when it
+    is built that the model's labels fit the data set's categories, so that a wrong config
+    fails before inference instead of after it.
     """
 
     def __init__(self, dataset_name: str, output_dir: str = None, distributed: bool = True,
-                 submission_name: str = "submission_file.zip", track_metrics: bool = False):
+                 submission_name: str = "submission_file.zip", track_metrics: bool = False,
+                 num_classes: Optional[int] = None):
+        if num_classes is not None:  # a label space that does not fit fails before inference
+            check_num_classes(num_classes, dataset_name)
         self._dataset_name = dataset_name
         self._output_dir = output_dir
         self._distributed = distributed

@@ -43,3 +43,33 @@ class CategoryIdMap:
 
     def __len__(self) -> int:
         return len(self.to_dataset)
+
+
+def dataset_num_classes(dataset_name: str) -> Optional[int]:
+    """The number of categories of a registered data set: its metadata's ``thing_classes``, or
+    the ``categories`` of its YouTube-VIS json where the metadata has none yet; None if
+    neither is known (e.g. a data set registered by other code)."""
+    from detectron2.data import MetadataCatalog
+
+    meta = MetadataCatalog.get(dataset_name)
+    classes = meta.get("thing_classes")
+    if classes is not None:
+        return len(classes)
+    json_file = meta.get("json_file")
+    if json_file is None:
+        return None
+    from .ytvis import ytvis_metadata_from_json
+
+    return len(ytvis_metadata_from_json(json_file)["thing_classes"])
+
+
+def check_num_classes(num_classes: int, dataset_name: str) -> None:
+    """Raise ValueError, before any work, if a model of ``num_classes`` classes cannot train on
+    or be scored against ``dataset_name``: its labels would map to no category (or to wrong
+    ones)."""
+    found = dataset_num_classes(dataset_name)
+    if found is not None and found != num_classes:
+        raise ValueError(
+            f"data set '{dataset_name}' has {found} categories but the model predicts "
+            f"{num_classes} classes: set MODEL.ROI_HEADS.NUM_CLASSES {found} (or use a data set "
+            "with that many categories)")
