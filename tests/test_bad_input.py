@@ -301,6 +301,34 @@ def test_train_net_eval_only_rejects_mismatched_and_missing_checkpoints(data, tm
     assert not os.path.exists(out / "inference")
 
 
+# ------------------------------------------------------------------------------ label space
+def test_a_class_count_that_does_not_fit_the_data_fails_before_any_work(data, tmp_path,
+                                                                        registered):
+    """NUM_CLASSES 40 on a data set of fewer categories: the trainer's loader and evaluator
+    refuse when they are built, naming both numbers and the key, before a frame is run."""
+    train = registered(data["train_json"], data["image_root"])
+    val = registered(data["val_json"], data["image_root"])
+    n = len(json.load(open(data["train_json"]))["categories"])
+    assert n != 40
+    cfg = _tiny.tiny_cfg(train=[train], test=[val], output_dir=tmp_path / "out",
+                         opts=["MODEL.ROI_HEADS.NUM_CLASSES", "40"])
+    expected = (f"has {n} categories but the model predicts 40 classes: set "
+                f"MODEL.ROI_HEADS.NUM_CLASSES {n}")
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        MaskTrackTrainer.build_train_loader(cfg)
+    model = MaskTrackTrainer.build_model(cfg)
+    calls = []
+    model.register_forward_pre_hook(lambda *a: calls.append(1))
+    with pytest.raises(ValueError, match=re.escape(f"'{val}' " + expected)):
+        MaskTrackTrainer.test(cfg, model)
+    assert not calls, "ran inference before refusing"
+    # the fitting count passes both
+    fitting = _tiny.tiny_cfg(train=[train], test=[val], output_dir=tmp_path / "out",
+                             opts=["MODEL.ROI_HEADS.NUM_CLASSES", str(n)])
+    MaskTrackTrainer.build_evaluator(fitting, val)
+    assert MaskTrackTrainer.build_train_loader(fitting) is not None
+
+
 # ------------------------------------------------------------------------------ loss
 def test_non_finite_loss_stops_training_and_keeps_last_checkpoint(data, tmp_path, registered):
     name = registered(data["train_json"], data["image_root"])
