@@ -2,6 +2,7 @@
 (tools/gpu_check.py runs them with ``cuda``). Skipped unless that variable is set."""
 import os
 
+import pycocotools.mask as mask_util
 import pytest
 import torch
 
@@ -41,8 +42,10 @@ def test_tracker_on_device_matches_cpu():
 
 
 def test_train_steps_and_video_inference_on_device(data, tmp_path):
+    # inference at 48x72, not at the videos' 64x96: the masks must come back at 64x96
     cfg = _tiny.tiny_cfg(train=[data], output_dir=tmp_path,
-                         opts=["MODEL.DEVICE", DEVICE, "SOLVER.IMS_PER_BATCH", "2"])
+                         opts=["MODEL.DEVICE", DEVICE, "SOLVER.IMS_PER_BATCH", "2",
+                               "INPUT.MIN_SIZE_TEST", "48", "INPUT.MAX_SIZE_TEST", "72"])
     model = MaskTrackTrainer.build_model(cfg)
     assert next(model.parameters()).device.type == torch.device(DEVICE).type
     optimizer = MaskTrackTrainer.build_optimizer(cfg, model)
@@ -61,4 +64,21 @@ def test_train_steps_and_video_inference_on_device(data, tmp_path):
     with torch.no_grad():
         video = next(iter(MaskTrackTrainer.build_test_loader(cfg, data)))[0]
         out = model.inference_video(video)
-    assert out is not None
+    # The device's detections came back as YouTube-VIS tracks of this video: one entry per
+    # listed frame, each mask an RLE that decodes at the original (not the network input)
+    # size, scores from detections above the test threshold, labels among the classes.
+    assert out["video_id"] == video["video_id"]
+    tracks = out["tracks"]
+    assert tracks, "no track: the checks below would be vacuous"
+    assert len({t["track_id"] for t in tracks}) == len(tracks)
+    h, w = video["height"], video["width"]
+    assert tuple(next(iter(video["frames"]))["image"].shape[-2:]) != (h, w)
+    for t in tracks:
+        segs = t["segmentations"]
+        assert len(segs) == video["length"] == len(video["frames"]), t["track_id"]
+        assert any(s is not None for s in segs), t["track_id"]
+        for s in segs:
+            assert s is None or (s["size"] == [h, w] and mask_util.decode(
+                {"size": s["size"], "counts": s["counts"]}).shape == (h, w)), s
+        assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST <= t["score"] <= 1, t["score"]
+        assert 0 <= t["category_id"] < cfg.MODEL.ROI_HEADS.NUM_CLASSES, t["category_id"]

@@ -97,9 +97,11 @@ def test_eval_only_prints_metrics(trained):
 
 
 #: The held-out AP the quickstart must print. Four runs printed 30.5 to 44.5 on its 6
-#: held-out videos (docs/cpu_recipe.md); other machines take other float paths, so the floor
-#: sits far below that.
-QUICKSTART_AP_FLOOR = 15.0
+#: held-out videos (docs/cpu_recipe.md: seeds 1-3 gave 30.5-35.3, a fresh-clone run 44.5), so
+#: the floor sits just below the bottom of that range: a little room for other machines'
+#: float paths, little for a recipe that learns clearly less (the previous recipe printed
+#: 14.1-28.5 on three machines).
+QUICKSTART_AP_FLOOR = 28.0
 
 
 @pytest.mark.slow

@@ -168,20 +168,56 @@ def test_synthetic_data_set(tmp_path):
         assert_same(load(info[key]), reference_records(data, "root"))
 
 
+def _whole_file_json_module_records(path, monkeypatch):
+    """The records through the whole-file path with the json module only (no streaming scan,
+    no orjson): what the streaming variants must equal exactly."""
+    with monkeypatch.context() as m:
+        m.setattr(ytvis_json, "_orjson", None)
+        m.setattr(ytvis_json, "_fast", _no_fast)
+        return load(path)
+
+
+def _no_fast(buf):
+    raise ytvis_json._Fallback("test")
+
+
 @pytest.mark.parametrize("variant", ["fast", "json_module", "whole_file"])
 def test_parsers_agree(tmp_path, monkeypatch, variant):
-    """The streaming reader with orjson, with the json module only, and the whole-file path
-    (taken for files it does not recognise) give identical records."""
+    """The streaming reader with orjson ("fast", the default), with the json module only, and
+    the whole-file path with orjson (taken for files it does not recognise) each give the
+    records that plain ``json.load`` plus the documented conversion (:func:`reference_records`)
+    gives; the two streaming variants also give exactly the records of the whole-file path
+    parsed by the json module (every field, not only those the reference compares)."""
     path = str(tmp_path / "gen.json")
     ytvis_json_gen.generate(path, scale=0.002, seed=4)
-    expected = load(path)
+    with open(path) as f:
+        reference = reference_records(json.load(f), "root")
+    whole_file = _whole_file_json_module_records(path, monkeypatch)
+
+    fast_calls = []  # (returned?) per call of the streaming scan
+    real_fast = ytvis_json._fast
+
+    def spy_fast(buf):
+        try:
+            out = real_fast(buf)
+        except BaseException:
+            fast_calls.append(False)
+            raise
+        fast_calls.append(True)
+        return out
+
+    monkeypatch.setattr(ytvis_json, "_fast", spy_fast)
     if variant == "json_module":
         monkeypatch.setattr(ytvis_json, "_orjson", None)
     if variant == "whole_file":
-        def no_fast(buf):
-            raise ytvis_json._Fallback("test")
-        monkeypatch.setattr(ytvis_json, "_fast", no_fast)
-    assert load(path) == expected
+        monkeypatch.setattr(ytvis_json, "_fast", _no_fast)
+    records = load(path)
+    # the variant under test really took its path (a silent fallback would compare the
+    # whole-file path with itself)
+    assert fast_calls == ([] if variant == "whole_file" else [True])
+    assert_same(records, reference)
+    if variant != "whole_file":
+        assert records == whole_file
 
 
 def test_counts_lists_come_as_arrays(tmp_path):
