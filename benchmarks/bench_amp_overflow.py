@@ -443,7 +443,8 @@ def main(argv=None):
     import masktrack_d2  # noqa: F401  (registers the model)
     from masktrack_d2.data.build import build_frame_pair_train_loader
     from masktrack_d2.solver import build_optimizer
-    from masktrack_d2.tools.calibrated_init import build_calibrated_model
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from calibrated_init import build_calibrated_model
 
     t0 = time.perf_counter()
     ds = synthetic_dataset(args.width, args.height, args.videos, args.frames, seed=0)
@@ -581,7 +582,7 @@ def write(args, info, cfg, ds, identity, recs, der):
         f"Model: `{cfg_name}` (R-50 FPN, FrozenBN, FREEZE_AT 2, 40 classes)"
         f"{(' ' + ' '.join(args.opts)) if args.opts else ''}, seeded random weights (SEED "
         f"{cfg.SEED}) with the backbone's FrozenBN statistics calibrated on 4 real frames "
-        "(`masktrack_d2.tools.calibrated_init.build_calibrated_model`). Data: the generated "
+        "(`build_calibrated_model` of `tools/calibrated_init.py`). Data: the generated "
         f"YouTube-VIS set `{os.path.relpath(ds['output_dir'], ROOT)}` ({args.videos} videos x "
         f"{args.frames} frames, {args.width}x{args.height}; train split, "
         f"{ds['num_train_videos']} videos), `build_frame_pair_train_loader`, "

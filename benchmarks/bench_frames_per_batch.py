@@ -25,7 +25,7 @@ script) that runs demo.py as ``__main__`` and then reads its own VmHWM (benchlib
 ``--mem-repeats N`` runs each N times (the peak's median and range).
 
 The model: no trained quickstart checkpoint is shipped, so the checkpoint has random weights
-with calibrated backbone norms (``python -m masktrack_d2.tools.calibrated_init``, written once),
+with calibrated backbone norms (``python tools/calibrated_init.py``, written once),
 and the score threshold is 0 (``--score-thresh``) so that every frame has detections.
 
 ``--baseline REV`` adds a variant ``before``: the same commands from the tree at REV
@@ -128,7 +128,7 @@ def prepare_checkpoint(args):
     """Random weights (the config's SEED), backbone norms calibrated on training frames."""
     path = os.path.join(WORK, "calibrated_init.pth")
     if not os.path.exists(path):
-        subprocess.run([sys.executable, "-m", "masktrack_d2.tools.calibrated_init",
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "calibrated_init.py"),
                         "--config-file", args.config, "--out", path,
                         "DATASETS.TRAIN", f"('{TRAIN_SET}',)"],
                        cwd=ROOT, env=child_env(args), check=True, stdout=subprocess.DEVNULL,
@@ -504,7 +504,7 @@ def write(args, info, variants, runs, mem, commands, baseline, val_lengths, tota
         f"build, checkpoint load, data, inference and writing included) with "
         f"OMP_WAIT_POLICY=PASSIVE and OMP_NUM_THREADS={args.threads}. Model: `{cfg_name}` "
         "with a checkpoint of random weights whose backbone norms are calibrated "
-        "(`python -m masktrack_d2.tools.calibrated_init`, no trained quickstart model here) "
+        "(`python tools/calibrated_init.py`, no trained quickstart model here) "
         f"and **score threshold {args.score_thresh}** (MODEL.ROI_HEADS.SCORE_THRESH_TEST; the "
         "demo's --confidence-threshold) so that every frame has detections: on the held-out "
         f"split {e['frames_with_masks']} of {sum(val_lengths)} frames have kept masks, "

@@ -2,7 +2,7 @@
 import numpy as np
 import pycocotools.mask as mask_util
 
-from masktrack_d2.tools.demo_frame import frame_coverage
+from masktrack_d2.quickstart.demo_frame import frame_coverage
 
 H, W = 40, 60
 

@@ -11,7 +11,7 @@ import os, sys
 from detectron2.config import get_cfg
 import masktrack_d2
 from masktrack_d2.config import add_masktrack_config, get_config_file
-from masktrack_d2.tools.quickstart import QUICKSTART_CONFIG
+from masktrack_d2.quickstart.run import QUICKSTART_CONFIG
 path = get_config_file(QUICKSTART_CONFIG)
 assert masktrack_d2.__file__.startswith(sys.argv[1]), masktrack_d2.__file__
 assert path.startswith(os.path.join(sys.argv[1], "masktrack_d2", "configs")), path

@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     from masktrack_d2.data.datasets.builtin import ytvis_builtin_metadata
     from masktrack_d2.data.synthetic import generate_synthetic_ytvis
     from masktrack_d2.engine import MaskTrackTrainer, setup_cfg
-    from masktrack_d2.tools.match_accuracy import evaluate_match_accuracy
+    from masktrack_d2.quickstart.match_accuracy import evaluate_match_accuracy
     from masktrack_d2.utils.metrics_log import training_rows
 
     tmp = tmp_path_factory.mktemp("e2e")

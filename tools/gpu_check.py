@@ -5,7 +5,7 @@ Steps, each timed, then one summary; exit status 0 only if every check passed:
 
 1. ``tests``: the CUDA tests (tests/test_cuda.py, with MASKTRACK_TEST_DEVICE=cuda);
 2. ``train``: R-50 frame-pair training from a trained-like start (random weights, backbone
-   norm statistics calibrated on real frames: masktrack_d2.tools.calibrated_init), once in
+   norm statistics calibrated on real frames: tools/calibrated_init.py), once in
    float32 and once per mixed precision the device has (float16; bfloat16 from Ampere on),
    ``--iters`` iterations each through the real trainer. Checked, per run:
 
@@ -166,8 +166,8 @@ def make_init(args, env, out):
     """The start checkpoint: calibrated norms (``--init calibrated``) or plain random."""
     path = os.path.join(out, f"init_{args.init}.pth")
     frames = "4" if args.init == "calibrated" else "0"
-    cmd = [sys.executable, "-m", "masktrack_d2.tools.calibrated_init", "--config-file", R50,
-           "--out", path, "--frames", frames] + model_opts(args)[:-2] + [
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "calibrated_init.py"), "--config-file",
+           R50, "--out", path, "--frames", frames] + model_opts(args)[:-2] + [
         "DATASETS.TRAIN", "('ytvis_synthetic_train',)", "SEED", "0"]
     rc, _ = _run(cmd, env, os.path.join(out, "init.log"), timeout=300)
     if rc != 0:

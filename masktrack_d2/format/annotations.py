@@ -6,9 +6,9 @@ accepted or refused alike by both, for the same reason. A broken rule raises
 the file name and raises its own error class. What the rules are:
 
 - categories: objects with an integer ``id`` (unique) and a ``name``;
-- videos: objects with an integer ``id`` (unique), a non-empty ``file_names`` list of strings,
-  positive integer ``height`` and ``width``, and a ``length`` (if given) equal to the number of
-  file names;
+- videos: objects with an integer ``id`` (unique), positive integer ``height`` and ``width``,
+  and a non-empty ``file_names`` list of strings with a ``length`` (if given) equal to its size;
+  the metric, which reads no frames, also takes a positive integer ``length`` alone;
 - annotations: objects with integer ``id`` (unique), ``video_id`` (a listed video) and
   ``category_id`` (a listed category); ``segmentations`` and, where present, ``bboxes`` and
   ``areas`` with one entry per frame of the video; each ``bboxes`` entry null or four finite
@@ -89,33 +89,40 @@ def check_categories(categories: Iterable[Any]) -> List[Mapping]:
 
 
 # ------------------------------------------------------------------------------ videos
-def _check_video(video: Any) -> None:
+def _check_video(video: Any, need_files: bool) -> None:
     if not isinstance(video, dict):
         raise FormatProblem("video entry {!r} is not an object".format(video), field="videos")
-    for key in _VIDEO_KEYS:
+    keys = _VIDEO_KEYS if need_files or "file_names" in video else ("id", "height", "width")
+    for key in keys:
         if key not in video:
             raise FormatProblem("missing key", video=video, field=key)
     if not is_int(video["id"]):
         raise FormatProblem("must be an integer", video=video, field="id")
-    file_names = video["file_names"]
-    if not isinstance(file_names, list) or not file_names:
-        raise FormatProblem("must be a non-empty list", video=video, field="file_names")
-    if not all(isinstance(fn, str) for fn in file_names):
-        raise FormatProblem("must hold strings", video=video, field="file_names")
-    length = video.get("length", len(file_names))
-    if length != len(file_names):
-        raise FormatProblem("length={} but file_names has {} entries".format(
-            length, len(file_names)), video=video, field="length")
+    file_names = video.get("file_names")
+    if file_names is not None or need_files:
+        if not isinstance(file_names, list) or not file_names:
+            raise FormatProblem("must be a non-empty list", video=video, field="file_names")
+        if not all(isinstance(fn, str) for fn in file_names):
+            raise FormatProblem("must hold strings", video=video, field="file_names")
+        length = video.get("length", len(file_names))
+        if length != len(file_names):
+            raise FormatProblem("length={} but file_names has {} entries".format(
+                length, len(file_names)), video=video, field="length")
+    elif not is_int(video.get("length")) or video["length"] <= 0:
+        raise FormatProblem("must be a positive int where there are no file_names",
+                            video=video, field="length")
     for key in ("height", "width"):
         if not is_int(video[key]) or video[key] <= 0:
             raise FormatProblem("must be a positive int", video=video, field=key)
 
 
-def index_videos(videos: Iterable[Any]) -> Dict[int, Mapping]:
-    """``{id: video}`` in json order, after checking every video and that ids are unique."""
+def index_videos(videos: Iterable[Any], need_files: bool = True) -> Dict[int, Mapping]:
+    """``{id: video}`` in json order, after checking every video and that ids are unique.
+    ``need_files``: every video must list its frames (the loader reads them; the metric
+    needs only their number, ``length``)."""
     out: Dict[int, Mapping] = {}
     for video in videos:
-        _check_video(video)
+        _check_video(video, need_files)
         if video["id"] in out:
             raise FormatProblem("duplicate video id", video=video, field="id")
         out[video["id"]] = video
@@ -124,7 +131,8 @@ def index_videos(videos: Iterable[Any]) -> Dict[int, Mapping]:
 
 def video_length(video: Mapping) -> int:
     """Frames of a checked video."""
-    return len(video["file_names"])
+    file_names = video.get("file_names")
+    return len(file_names) if file_names is not None else video["length"]
 
 
 # ------------------------------------------------------------------------------ annotations

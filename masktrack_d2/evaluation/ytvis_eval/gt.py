@@ -138,7 +138,7 @@ class YTVISGroundTruth:
     def _check_rules(self, dataset: Mapping[str, Any], annotations) -> None:
         """The format's rules (those the training loader applies) over the whole file."""
         try:
-            videos = index_videos(dataset["videos"])
+            videos = index_videos(dataset["videos"], need_files=False)
             categories = check_categories(dataset["categories"])
             rules = AnnotationRules(videos, [c["id"] for c in categories])
             if not isinstance(annotations, list):

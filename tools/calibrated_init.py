@@ -1,6 +1,7 @@
+#!/usr/bin/env python
 """Write a randomly initialised checkpoint whose backbone norms are calibrated on real frames.
 
-    python -m masktrack_d2.tools.calibrated_init --config-file CFG --out init.pth [KEY VALUE ...]
+    python tools/calibrated_init.py --config-file CFG --out init.pth [KEY VALUE ...]
 
 The model of ``CFG`` (``MODEL.WEIGHTS`` ignored) is built with seed ``SEED``; the statistics of
 its backbone's norm layers are set from the first frame of the first ``--frames`` videos of
@@ -10,9 +11,13 @@ without a download.
 """
 import argparse
 import logging
+import os
 import sys
 
 import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # the package, also when it is not installed
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +25,9 @@ logger = logging.getLogger(__name__)
 def calibration_inputs(cfg, num_frames: int):
     """Model inputs of the first listed frame of the first ``num_frames`` training videos,
     made as the video test loader makes them."""
-    from ..data.augmentation import build_augmentation
-    from ..data.build import get_video_dicts
-    from ..data.frames import VideoFrames
+    from masktrack_d2.data.augmentation import build_augmentation
+    from masktrack_d2.data.build import get_video_dicts
+    from masktrack_d2.data.frames import VideoFrames
 
     augs = build_augmentation(cfg, is_train=False)
     videos = get_video_dicts(cfg.DATASETS.TRAIN)[:num_frames]
@@ -34,7 +39,7 @@ def build_calibrated_model(cfg, num_frames: int = 4):
     ``num_frames`` frames (0: left as built, e.g. identity FrozenBN)."""
     from detectron2.modeling import build_model
 
-    from ..modeling.calibration import calibrate_backbone_norms
+    from masktrack_d2.modeling.calibration import calibrate_backbone_norms
 
     if cfg.SEED >= 0:
         torch.manual_seed(cfg.SEED)
@@ -50,8 +55,8 @@ def main(argv=None):
 
     import masktrack_d2  # noqa: F401  (registers the model and the data sets)
 
-    from ..config import add_masktrack_config
-    from ..utils.file_io import atomic_write
+    from masktrack_d2.config import add_masktrack_config
+    from masktrack_d2.utils.file_io import atomic_write
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config-file", required=True)
