@@ -129,3 +129,10 @@ def test_quickstart_main_job(tmp_path):
                  "demo/demo_frame.png", "inference/ytvis_synthetic_val/results.json"):
         assert (tmp_path / "qs" / name).is_file(), name
     assert "held-out AP" in proc.stdout and "demo frame (video" in proc.stdout
+    # The console: a bar per stage, then the summary; the rest is in log.txt, once, plain.
+    for stage in ("data", "training", "evaluation", "ablation", "demo"):
+        assert f"[quickstart] {stage}" in proc.stdout, stage
+    assert len(proc.stdout.splitlines()) < 80, proc.stdout[-3000:]
+    log = (tmp_path / "qs" / "log.txt").read_text()
+    assert log.count("Environment info") == 1 and "\x1b" not in log
+    assert "iter: 1199" in log and "held-out AP" in log

@@ -23,6 +23,7 @@ import sys
 import time
 
 from ..utils.metrics_log import training_rows
+from .console import StageConsole, training_progress
 
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
 EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
@@ -50,13 +51,14 @@ def heldout_ap(cfg, model, dataset_name: str, output_folder: str) -> dict:
     return res.get("segm", res)
 
 
-def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str = None):
+def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str = None,
+                  progress=None):
     """
     Per checkpoint in ``output_dir`` (and for ``initial_model``, iteration 0): the held-out
     losses on a fixed task (:func:`evaluate_heldout_losses`), the match accuracy with
     ground-truth boxes (:func:`evaluate_match_accuracy`) and, with ``dataset_name`` (the
     held-out split ``videos`` come from), its YouTube-VIS AP (checkpoints only: the initial
-    model's AP is 0): AP against iterations.
+    model's AP is 0): AP against iterations. ``progress()`` is called after each point.
     """
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
@@ -71,6 +73,8 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str
         if dataset_name is not None and it > 0:
             folder = os.path.join(output_dir, "heldout_curve", "iter_{:06d}".format(it))
             point["segm"] = heldout_ap(cfg, model, dataset_name, folder)
+        if progress is not None:
+            progress()
         return point
 
     curve = [measure(initial_model, 0)]
@@ -200,7 +204,15 @@ def main(argv=None):
         from ..config import get_config_file
 
         args.config_file = get_config_file(QUICKSTART_CONFIG)
+    output_dir = dict(zip(args.opts[::2], args.opts[1::2])).get("OUTPUT_DIR", args.output_dir)
+    with StageConsole(os.path.join(output_dir, "log.txt")) as console:
+        console.terminal.write(f"[quickstart] the full log: {console.log_path}\n")
+        report = _run(args, console)
+    return report
 
+
+def _run(args, console: StageConsole) -> dict:
+    """The stages, each behind a progress bar on the terminal; details go to the log."""
     from detectron2.engine import default_argument_parser
 
     from ..data.datasets import register_ytvis_instances
@@ -213,15 +225,24 @@ def main(argv=None):
     t0 = time.time()
     d2_args = default_argument_parser().parse_args(
         ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
-    cfg = setup_cfg(d2_args)
+    with console.logging_set_up():
+        cfg = setup_cfg(d2_args)
     if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
         raise ValueError("the quickstart trains on a generated set, one of {}; the config "
                          "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
                                                            args.config_file, cfg.DATASETS.TRAIN))
     folder, mode, metadata_key = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
     root = os.getenv("DETECTRON2_DATASETS", "datasets")
-    data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
-    print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
+    with console.stage("data", 2, "sets") as bar:
+        data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
+        print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
+        bar.update(1)
+        # The held-out split has only a few crossing videos; a larger generated set (another
+        # seed, so no video is shared with training) makes the tracker comparison stable.
+        extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
+                                         num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
+                                         mode=mode)
+        bar.update(1)
 
     # A fresh start: checkpoints of an earlier run in this folder would join the AP curve.
     stale = glob.glob(os.path.join(cfg.OUTPUT_DIR, "model_*.pth"))
@@ -234,11 +255,18 @@ def main(argv=None):
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
     initial_model = copy.deepcopy(trainer.model)
-    trainer.train()
+    with console.stage("training", cfg.SOLVER.MAX_ITER, "it") as bar:
+        trainer.register_hooks([training_progress(bar)])
+        trainer.train()
     t_train = time.time() - t0
 
-    heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model,
-                            dataset_name=cfg.DATASETS.TEST[0])
+    n_points = 1 + len(glob.glob(os.path.join(cfg.OUTPUT_DIR, "model_0*.pth")))
+    with console.stage("evaluation", n_points + 1, "models") as bar:
+        heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model,
+                                dataset_name=cfg.DATASETS.TEST[0], progress=bar.update)
+        segm = heldout_ap(cfg, trainer.model, cfg.DATASETS.TEST[0],
+                          os.path.join(cfg.OUTPUT_DIR, "inference", cfg.DATASETS.TEST[0]))
+        bar.update(1)
     acc_before, acc = heldout[0], heldout[-1]
     curves = plot_curves(cfg.OUTPUT_DIR, os.path.join(cfg.OUTPUT_DIR, "training_curves.png"),
                          heldout)
@@ -247,26 +275,24 @@ def main(argv=None):
     val_ids = {v["video_id"] for v in val_videos}
     crossing = [i for i in json.load(open(data["val_json"]))["info"].get("crossing_video_ids", [])
                 if i in val_ids]
-    ablation = tracker_ablation(cfg, trainer.model, cfg.DATASETS.TEST[0], crossing,
-                                cfg.OUTPUT_DIR)
-    # The held-out split has only a few crossing videos; a larger generated set (another
-    # seed, so no video is shared with training) makes the tracker comparison stable.
-    extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
-                                     num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
-                                     mode=mode)
     extra_name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
     register_ytvis_instances(extra_name, ytvis_builtin_metadata(metadata_key),
                              extra["all_json"], extra["image_root"])
-    ablation_extra = tracker_ablation(cfg, trainer.model, extra_name,
-                                      extra["crossing_video_ids"],
-                                      os.path.join(cfg.OUTPUT_DIR, extra_name))
+    with console.stage("ablation", 2, "sets") as bar:
+        ablation = tracker_ablation(cfg, trainer.model, cfg.DATASETS.TEST[0], crossing,
+                                    cfg.OUTPUT_DIR)
+        bar.update(1)
+        ablation_extra = tracker_ablation(cfg, trainer.model, extra_name,
+                                          extra["crossing_video_ids"],
+                                          os.path.join(cfg.OUTPUT_DIR, extra_name))
+        bar.update(1)
     demo_video_record = next((v for v in val_videos if v["video_id"] in crossing), val_videos[0])
-    demo = render_demo(
-        args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
-        demo_video_record, os.path.join(cfg.OUTPUT_DIR, "demo"), gt=data["val_json"])
+    with console.stage("demo", 1, "video") as bar:
+        demo = render_demo(
+            args.config_file, args.opts, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"),
+            demo_video_record, os.path.join(cfg.OUTPUT_DIR, "demo"), gt=data["val_json"])
+        bar.update(1)
 
-    segm = heldout_ap(cfg, trainer.model, cfg.DATASETS.TEST[0],
-                      os.path.join(cfg.OUTPUT_DIR, "inference", cfg.DATASETS.TEST[0]))
     report = {
         "ytvis_val": segm,
         "heldout_curve": heldout,
@@ -283,45 +309,47 @@ def main(argv=None):
     with open(os.path.join(cfg.OUTPUT_DIR, "quickstart_report.json"), "w") as f:
         json.dump(report, f, indent=2)
 
-    print("\n[quickstart] done in {:.0f} s".format(report["seconds"]))
-    print("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
+    say = console.print
+    say("\n[quickstart] done in {:.0f} s".format(report["seconds"]))
+    say("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
         segm.get("AP", float("nan")), segm.get("AP50", float("nan")),
         segm.get("AP75", float("nan")), segm.get("AR10", float("nan"))))
-    print("  held-out match accuracy (GT boxes) {:.3f} -> {:.3f} (initial -> final; chance "
-          "{:.3f}, {} queries)".format(acc_before["match_accuracy"], acc["match_accuracy"],
-                                       acc["chance"], acc["num_queries"]))
+    say("  held-out match accuracy (GT boxes) {:.3f} -> {:.3f} (initial -> final; chance "
+        "{:.3f}, {} queries)".format(acc_before["match_accuracy"], acc["match_accuracy"],
+                                     acc["chance"], acc["num_queries"]))
     for title, abl, n_videos, n_cross in (
             ("held-out split", ablation, len(val_videos), len(crossing)),
             ("extra held-out set", ablation_extra, extra["num_videos"],
              len(extra["crossing_video_ids"]))):
         for name, r in abl.items():
-            print("  tracker {:20s} {:18s} AP {:5.1f} IDSW {:3d} AssA {:5.1f} on {} videos | "
-                  "AP {:5.1f} IDSW {:3d} AssA {:5.1f} on the {} with crossings".format(
-                      name, title, r["all"].get("AP", float("nan")), r["all"]["IDSW"],
-                      r["all"]["AssA"], n_videos, r["subset"]["AP"], r["subset"]["IDSW"],
-                      r["subset"]["AssA"], n_cross))
+            say("  tracker {:20s} {:18s} AP {:5.1f} IDSW {:3d} AssA {:5.1f} on {} videos | "
+                "AP {:5.1f} IDSW {:3d} AssA {:5.1f} on the {} with crossings".format(
+                    name, title, r["all"].get("AP", float("nan")), r["all"]["IDSW"],
+                    r["all"]["AssA"], n_videos, r["subset"]["AP"], r["subset"]["IDSW"],
+                    r["subset"]["AssA"], n_cross))
     # The initial model's losses say little (random weights; with BatchNorm, untrained
     # statistics), so the losses are compared from the first checkpoint on.
     start = heldout[1] if len(heldout) > 2 else heldout[0]
-    print("  held-out losses on fixed proposals, iteration {} -> {}:".format(
+    say("  held-out losses on fixed proposals, iteration {} -> {}:".format(
         start["iteration"], heldout[-1]["iteration"]))
     for k in heldout[-1]["losses"]:
-        print(f"    {k:28s} {start['losses'][k]:9.4f} -> {heldout[-1]['losses'][k]:9.4f}")
-    print("  logged training losses (first -> last 3 log points):")
+        say(f"    {k:28s} {start['losses'][k]:9.4f} -> {heldout[-1]['losses'][k]:9.4f}")
+    say("  logged training losses (first -> last 3 log points):")
     for k, (first, last) in summary.items():
-        print(f"    {k:28s} {first:9.4f} -> {last:9.4f}")
+        say(f"    {k:28s} {first:9.4f} -> {last:9.4f}")
     found = [o for o in demo["coverage"] if o["detected"]]
     missed = [o["category"] for o in demo["coverage"] if not o["detected"]]
-    print("  demo frame (video {}, frame {}): {} of {} objects detected (mask IoU >= 0.5){}"
-          .format(demo_video_record["video_id"], demo["frame_index"], len(found),
-                  len(demo["coverage"]), "; missed: " + ", ".join(missed) if missed else ""))
-    print(f"  data set        {data['output_dir']}")
-    print(f"  checkpoint      {os.path.join(cfg.OUTPUT_DIR, 'model_final.pth')}")
-    print(f"  results.json    {os.path.join(cfg.OUTPUT_DIR, 'inference', cfg.DATASETS.TEST[0], 'results.json')}")
-    print(f"  training curves {curves}")
-    print(f"  demo video      {demo['video']}")
-    print(f"  demo frame      {demo['frame_png']}")
-    print(f"  report          {os.path.join(cfg.OUTPUT_DIR, 'quickstart_report.json')}")
+    say("  demo frame (video {}, frame {}): {} of {} objects detected (mask IoU >= 0.5){}"
+        .format(demo_video_record["video_id"], demo["frame_index"], len(found),
+                len(demo["coverage"]), "; missed: " + ", ".join(missed) if missed else ""))
+    say(f"  data set        {data['output_dir']}")
+    say(f"  checkpoint      {os.path.join(cfg.OUTPUT_DIR, 'model_final.pth')}")
+    say(f"  results.json    {os.path.join(cfg.OUTPUT_DIR, 'inference', cfg.DATASETS.TEST[0], 'results.json')}")
+    say(f"  training curves {curves}")
+    say(f"  demo video      {demo['video']}")
+    say(f"  demo frame      {demo['frame_png']}")
+    say(f"  report          {os.path.join(cfg.OUTPUT_DIR, 'quickstart_report.json')}")
+    say(f"  full log        {console.log_path}")
     return report
 
 
