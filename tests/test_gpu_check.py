@@ -67,10 +67,6 @@ def test_compare_losses_tolerances():
 
 def _dry(tmp_path, *args):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    # conftest caps oneDNN at AVX2 for the mmdetection fixture; without the CPU's bfloat16
-    # instructions the dry run's bfloat16 training is ~10x slower. The check runs the
-    # machine's own kernels, as a user's would.
-    env.pop("ONEDNN_MAX_CPU_ISA", None)
     proc = subprocess.run(
         [sys.executable, os.path.join(_tiny.REPO, "tools", "gpu_check.py"), "--device", "cpu",
          "--dry", "--out", str(tmp_path / "out")] + list(args),

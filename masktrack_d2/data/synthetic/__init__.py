@@ -31,10 +31,8 @@ The package's modules: :mod:`.shapes` (shape masks), :mod:`.motion` (tracks),
 re-drawn until its situations occur), :mod:`.annotations` (RLE, boxes, areas),
 :mod:`.dataset` (the files on disk and the split) and :mod:`.cli` (the command line).
 """
-# The category lists live with the registrations (datasets/builtin.py) so that registering
-# the data sets never imports this package: the registrations do not depend on the
-# generator. (When the generator was a single module, importing it from there also made
-# `python -m masktrack_d2.data.synthetic` run a second copy of it.)
+# The category lists live with the registrations (datasets/builtin.py), so that registering
+# the data sets never imports the generator.
 from ..datasets.builtin import SYNTHETIC_CATEGORIES, SYNTHETIC_HARD_CATEGORIES
 from .cli import main
 from .dataset import MODES, generate_synthetic_ytvis
