@@ -1,6 +1,5 @@
 """tools/gpu_check.py without a GPU: its checks on made-up records, and ``--device cpu --dry``
 end to end, passing on a correct run and failing on deliberately broken ones."""
-import importlib.util
 import math
 import os
 import subprocess
@@ -9,11 +8,9 @@ import sys
 import pytest
 
 import _tiny
+from _tools import load_tool
 
-spec = importlib.util.spec_from_file_location(
-    "gpu_check", os.path.join(_tiny.REPO, "tools", "gpu_check.py"))
-gpu_check = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gpu_check)
+gpu_check = load_tool("gpu_check")
 
 GOOD0 = {"loss_cls": 3.7, "loss_rpn_cls": 0.7, "loss_mask": 0.69, "loss_box_reg": 0.2,
          "loss_rpn_loc": 0.4, "loss_match": 300.0}

@@ -6,13 +6,13 @@ test_live_trackeval re-runs TrackEval when it is importable (TRACKEVAL_PATH=<che
 installed ``trackeval``) and skips otherwise.
 """
 import copy
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
+from _tools import load_tool
 from masktrack_d2.evaluation.ytvis_eval import (
     GroundTruthFormatError,
     evaluate_track_metrics,
@@ -24,14 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "trackeval_golden")
 CASES = json.load(open(os.path.join(GOLDEN, "index.json")))["cases"]
 TOL = 1e-6
-
-
-def _golden_tool():
-    spec = importlib.util.spec_from_file_location(
-        "make_trackeval_golden", os.path.join(ROOT, "tools", "make_trackeval_golden.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def assert_same_as_trackeval(ours, theirs, where):
@@ -71,7 +63,7 @@ def test_golden_cases_cover_the_hard_parts():
 
 def test_live_trackeval():
     """Fresh random cases scored by TrackEval itself (skipped when it is not importable)."""
-    tool = _golden_tool()
+    tool = load_tool("make_trackeval_golden")
     try:
         trackeval = tool.import_trackeval(os.environ.get("TRACKEVAL_PATH"))
     except ImportError:

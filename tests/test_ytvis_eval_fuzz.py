@@ -28,7 +28,6 @@ Both the strict (default) and the lenient mode are run. ``python tests/test_ytvi
 prints how many inputs were tried and how each class of mutation ended.
 """
 import copy
-import importlib.util
 import json
 import math
 import os
@@ -41,6 +40,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _tools import load_tool  # noqa: E402
 from masktrack_d2.evaluation.ytvis_eval import (  # noqa: E402
     STAT_KEYS,
     YTVISEval,
@@ -59,15 +59,7 @@ GOLDEN = os.path.join(ROOT, "tests", "fixtures", "ytvis_eval_golden")
 TOL = 1e-9
 
 
-def _golden_tool():
-    spec = importlib.util.spec_from_file_location(
-        "make_ytvis_eval_golden", os.path.join(ROOT, "tools", "make_ytvis_eval_golden.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-TOOL = _golden_tool()
+TOOL = load_tool("make_ytvis_eval_golden")
 
 N_FRAMES = 3
 # The same mutation classes and the same valid case as the golden fixture.
