@@ -259,8 +259,10 @@ def check_runs(counts: np.ndarray, height: int, width: int) -> None:
 def check_rles(objs: Sequence[Mapping]) -> Tuple[np.ndarray, List[Tuple[int, str]]]:
     """The masks among ``objs`` (compressed RLE mappings with ``size`` and ``counts``) that
     break the rule, ``[(index, reason), ...]``, and the area of every mask (int64; 0 for the
-    invalid ones)."""
-    half = len(objs) // 2 if len(objs) >= _MIN_PARALLEL_SCAN else len(objs)
+    invalid ones). Large lists are checked in two threads where the C extension is built."""
+    if len(objs) < _MIN_PARALLEL_SCAN:  # threads would cost more than they save
+        return _verdicts(objs, *scan(objs))
+    half = len(objs) // 2
     with RLECheck() as check:
         check.add(objs[:half])
         check.add(objs[half:])
