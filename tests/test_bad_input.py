@@ -8,6 +8,7 @@ error; training: warnings only), a missing checkpoint file (--eval-only and MODE
 an unreadable checkpoint, no weights for --eval-only, and a non-finite loss in training.
 """
 import json
+import logging
 import os
 import re
 import subprocess
@@ -303,30 +304,45 @@ def test_train_net_eval_only_rejects_mismatched_and_missing_checkpoints(data, tm
 
 # ------------------------------------------------------------------------------ label space
 def test_a_class_count_that_does_not_fit_the_data_fails_before_any_work(data, tmp_path,
-                                                                        registered):
-    """NUM_CLASSES 40 on a data set of fewer categories: the trainer's loader and evaluator
-    refuse when they are built, naming both numbers and the key, before a frame is run."""
+                                                                        registered, caplog):
+    """A model whose labels do not fit the data: the trainer (when built, for its evaluations),
+    its loader (for a data set of more categories than classes) and the evaluator refuse before
+    a frame is run, naming both numbers and the key. Training a model of more classes than the
+    data set's categories is allowed, with a warning."""
     train = registered(data["train_json"], data["image_root"])
     val = registered(data["val_json"], data["image_root"])
     n = len(json.load(open(data["train_json"]))["categories"])
-    assert n != 40
-    cfg = _tiny.tiny_cfg(train=[train], test=[val], output_dir=tmp_path / "out",
-                         opts=["MODEL.ROI_HEADS.NUM_CLASSES", "40"])
-    expected = (f"has {n} categories but the model predicts 40 classes: set "
+    assert 1 < n != 40
+
+    def cfg(num_classes, test=(val,)):
+        return _tiny.tiny_cfg(train=[train], test=list(test), output_dir=tmp_path / "out",
+                              opts=["MODEL.ROI_HEADS.NUM_CLASSES", str(num_classes)])
+
+    def refusal(num_classes):
+        return (f"has {n} categories but the model predicts {num_classes} classes: set "
                 f"MODEL.ROI_HEADS.NUM_CLASSES {n}")
-    with pytest.raises(ValueError, match=re.escape(expected)):
-        MaskTrackTrainer.build_train_loader(cfg)
-    model = MaskTrackTrainer.build_model(cfg)
+
+    # scoring: any other count is refused, before inference
+    model = MaskTrackTrainer.build_model(cfg(40))
     calls = []
     model.register_forward_pre_hook(lambda *a: calls.append(1))
-    with pytest.raises(ValueError, match=re.escape(f"'{val}' " + expected)):
-        MaskTrackTrainer.test(cfg, model)
+    with pytest.raises(ValueError, match=re.escape(f"'{val}' " + refusal(40))):
+        MaskTrackTrainer.test(cfg(40), model)
     assert not calls, "ran inference before refusing"
-    # the fitting count passes both
-    fitting = _tiny.tiny_cfg(train=[train], test=[val], output_dir=tmp_path / "out",
-                             opts=["MODEL.ROI_HEADS.NUM_CLASSES", str(n)])
-    MaskTrackTrainer.build_evaluator(fitting, val)
-    assert MaskTrackTrainer.build_train_loader(fitting) is not None
+    with pytest.raises(ValueError, match=re.escape(refusal(n - 1))):
+        MaskTrackTrainer.build_evaluator(cfg(n - 1), val)
+    # training with evaluations: refused when the trainer is built
+    with pytest.raises(ValueError, match=re.escape(f"'{val}' " + refusal(40))):
+        MaskTrackTrainer(cfg(40))
+    # training alone: fewer classes than categories is refused, more only warned about
+    with pytest.raises(ValueError, match=re.escape(f"'{train}' " + refusal(n - 1))):
+        MaskTrackTrainer.build_train_loader(cfg(n - 1, test=()))
+    with caplog.at_level(logging.WARNING):
+        assert MaskTrackTrainer.build_train_loader(cfg(40, test=())) is not None
+    assert f"classes {n}-39 see no positive example" in caplog.text
+    # the fitting count passes everything
+    MaskTrackTrainer.build_evaluator(cfg(n), val)
+    assert MaskTrackTrainer.build_train_loader(cfg(n)) is not None
 
 
 # ------------------------------------------------------------------------------ loss

@@ -132,7 +132,9 @@ def test_quickstart_main_job(tmp_path):
     # The console: a bar per stage, then the summary; the rest is in log.txt, once, plain.
     for stage in ("data", "training", "evaluation", "ablation", "demo"):
         assert f"[quickstart] {stage}" in proc.stdout, stage
-    assert len(proc.stdout.splitlines()) < 80, proc.stdout[-3000:]
+    # lines, not bar refreshes: a refresh rewrites its line after a carriage return (on a pipe
+    # once per 30 s, so their number follows the machine's speed)
+    assert len(proc.stdout.split("\n")) < 60, proc.stdout[-3000:]
     log = (tmp_path / "qs" / "log.txt").read_text()
     assert log.count("Environment info") == 1 and "\x1b" not in log
     assert "iter: 1199" in log and "held-out AP" in log

@@ -57,13 +57,17 @@ def _trainer_options(cfg):
 
 class MaskTrackTrainer(DefaultTrainer):
     def __init__(self, cfg):
+        # the periodic and final evaluations would refuse a label space that does not fit
+        # their data sets; say so before training instead of after it
+        for name in cfg.DATASETS.TEST:
+            check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name)
         with _trainer_options(cfg):
             super().__init__(cfg)
 
     @classmethod
     def build_train_loader(cls, cfg):
         for name in cfg.DATASETS.TRAIN:
-            check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name)
+            check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name, training=True)
         return build_frame_pair_train_loader(cfg)
 
     @classmethod

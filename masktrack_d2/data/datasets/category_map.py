@@ -5,6 +5,7 @@ The one place that turns a model's label into the ``category_id`` written to res
 ``thing_dataset_id_to_contiguous_id``; for a json without registered metadata it is the json's
 ``categories`` sorted by id, the order the data set loader uses.
 """
+import logging
 from typing import Any, Dict, Iterable, Mapping, Optional
 
 
@@ -63,13 +64,25 @@ def dataset_num_classes(dataset_name: str) -> Optional[int]:
     return len(ytvis_metadata_from_json(json_file)["thing_classes"])
 
 
-def check_num_classes(num_classes: int, dataset_name: str) -> None:
-    """Raise ValueError, before any work, if a model of ``num_classes`` classes cannot train on
-    or be scored against ``dataset_name``: its labels would map to no category (or to wrong
-    ones)."""
+def check_num_classes(num_classes: int, dataset_name: str, training: bool = False) -> None:
+    """Raise ValueError, before any work, if a model of ``num_classes`` classes does not fit
+    ``dataset_name``'s categories.
+
+    Scored against a data set (``training=False``), the counts must be equal: every label the
+    model predicts becomes one of its category ids. Trained on one (``training=True``), every
+    category needs a class, so the data set may not have more; one with fewer (a 40-class
+    table config smoke-tested on a 3-category set) trains, with a warning, since the classes
+    past its categories see no positive example."""
     found = dataset_num_classes(dataset_name)
-    if found is not None and found != num_classes:
+    if found is None or found == num_classes:
+        return
+    if found > num_classes or not training:
         raise ValueError(
             f"data set '{dataset_name}' has {found} categories but the model predicts "
             f"{num_classes} classes: set MODEL.ROI_HEADS.NUM_CLASSES {found} (or use a data set "
             "with that many categories)")
+    logging.getLogger(__name__).warning(
+        "data set '%s' has %d categories but the model predicts %d classes: classes %d-%d see "
+        "no positive example, and scoring this model on a data set of %d categories will be "
+        "refused (MODEL.ROI_HEADS.NUM_CLASSES %d fits it)", dataset_name, found, num_classes,
+        found, num_classes - 1, found, found)
