@@ -163,8 +163,18 @@ def _noisy_copy(rng, frames, n_frames, jitter, drop, fragment):
     return res
 
 
-def generate(videos, frames, h, w, preds, seed=0):
-    """A YouTube-VIS-format GT dict and results list (compressed RLE everywhere)."""
+def generate(videos, frames, h, w, preds, seed=0, gt_tracks=(2, 5), pred_categories=None):
+    """A YouTube-VIS-format GT dict and results list (compressed RLE everywhere).
+
+    ``gt_tracks``: (least, most) GT tracks per video, uniform. ``pred_categories``: None (the
+    default) labels the distractors and confusions mostly with the video's one or two classes,
+    as a tracker of one class per video does; K labels them uniformly over K classes (the
+    video's own among them, K <= 40), as a model whose result tracks carry many classes does
+    - far fewer (result, GT) pairs share a class. The defaults generate the same set, byte
+    for byte, as before these options existed."""
+    lo_gt, hi_gt = gt_tracks
+    if pred_categories is not None and not 1 <= pred_categories <= N_CATEGORIES:
+        raise ValueError(f"pred_categories must be in 1..{N_CATEGORIES}")
     rng = np.random.default_rng(seed)
     gt = {"videos": [], "annotations": [],
           "categories": [{"id": c, "name": f"class_{c}", "supercategory": "object"}
@@ -178,8 +188,14 @@ def generate(videos, frames, h, w, preds, seed=0):
         # classes present (duplicates, fragments, false positives) plus some confusions
         video_cats = rng.choice(np.arange(1, N_CATEGORIES + 1), size=int(rng.integers(1, 3)),
                                 replace=False)
+        if pred_categories is None:
+            pool = None
+        else:  # the video's classes plus others drawn at random, pred_categories in all
+            others = np.setdiff1d(np.arange(1, N_CATEGORIES + 1), video_cats)
+            extra = max(0, pred_categories - len(video_cats))
+            pool = np.concatenate([video_cats, rng.choice(others, size=extra, replace=False)])
         tracks = []
-        for _ in range(int(rng.integers(2, 6))):
+        for _ in range(int(rng.integers(lo_gt, hi_gt + 1))):
             shapes = _random_track(rng, frames, h, w)
             cat = int(rng.choice(video_cats))
             rles = _encode_track(h, w, shapes)
@@ -198,7 +214,10 @@ def generate(videos, frames, h, w, preds, seed=0):
                 good = c == 0
                 copy = _noisy_copy(rng, shapes, frames, jitter=0.05 if good else 0.2,
                                    drop=0.05 if good else 0.2, fragment=not good)
-                label = cat if rng.random() < 0.9 else int(rng.integers(1, N_CATEGORIES + 1))
+                if pool is None:
+                    label = cat if rng.random() < 0.9 else int(rng.integers(1, N_CATEGORIES + 1))
+                else:
+                    label = cat if rng.random() < 0.9 else int(rng.choice(pool))
                 score = float(rng.beta(5, 2) if good else rng.beta(2, 3))
                 pred_shapes.append((copy, label, score))
         while len(pred_shapes) < n_pred:  # distractors
@@ -206,8 +225,11 @@ def generate(videos, frames, h, w, preds, seed=0):
             n = int(rng.integers(max(1, frames // 4), frames + 1))
             a = int(rng.integers(0, frames - n + 1))
             shapes = [s if a <= f < a + n else None for f, s in enumerate(shapes)]
-            label = (int(rng.choice(video_cats)) if rng.random() < 0.85
-                     else int(rng.integers(1, N_CATEGORIES + 1)))
+            if pool is None:
+                label = (int(rng.choice(video_cats)) if rng.random() < 0.85
+                         else int(rng.integers(1, N_CATEGORIES + 1)))
+            else:
+                label = int(rng.choice(pool))
             pred_shapes.append((shapes, label, float(rng.beta(1.5, 4))))
         for shapes, label, score in pred_shapes:
             results.append({"video_id": v, "category_id": label, "score": round(score, 6),
@@ -215,15 +237,49 @@ def generate(videos, frames, h, w, preds, seed=0):
     return gt, results
 
 
+def gt_tracks_range(text):
+    """``--gt-tracks``: "N" (exactly N GT tracks per video) or "LO-HI" (uniform)."""
+    lo, _, hi = str(text).partition("-")
+    lo, hi = int(lo), int(hi or lo)
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"--gt-tracks {text}: want N or LO-HI, 1 <= LO <= HI")
+    return lo, hi
+
+
+def set_tag(args):
+    """The set's parameters as a file name part; the default set keeps its old name."""
+    tag = (f"v{args.videos}_f{args.frames}_{args.height}x{args.width}_p{args.preds}"
+           f"_s{args.seed}")
+    if tuple(args.gt_tracks) != (2, 5):
+        tag += f"_gt{args.gt_tracks[0]}-{args.gt_tracks[1]}"
+    if args.pred_categories is not None:
+        tag += f"_c{args.pred_categories}"
+    return tag
+
+
+def set_description(args):
+    """One sentence on the GT tracks and result labels of the set (for the reports)."""
+    lo, hi = args.gt_tracks
+    gt = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    if args.pred_categories is None:
+        labels = ("results labelled mostly with the video's one or two classes (10% of the "
+                  "noisy copies and 15% of the distractors with a random class)")
+    else:
+        labels = (f"results spread over {args.pred_categories} classes per video (the noisy "
+                  "copies keep the GT class 90% of the time; every other label uniform over "
+                  f"the video's {args.pred_categories} classes, its own among them)")
+    return f"{gt} GT tracks per video of one or two classes; {labels}"
+
+
 def load_or_generate(args):
-    name = (f"ytvis_v{args.videos}_f{args.frames}_{args.height}x{args.width}_p{args.preds}"
-            f"_s{args.seed}.pkl")
+    name = f"ytvis_{set_tag(args)}.pkl"
     path = os.path.join(args.cache_dir, name)
     if args.cache and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f), path, 0.0
     tic = time.perf_counter()
-    data = generate(args.videos, args.frames, args.height, args.width, args.preds, args.seed)
+    data = generate(args.videos, args.frames, args.height, args.width, args.preds, args.seed,
+                    gt_tracks=tuple(args.gt_tracks), pred_categories=args.pred_categories)
     gen_s = time.perf_counter() - tic
     if args.cache:
         os.makedirs(args.cache_dir, exist_ok=True)
@@ -285,6 +341,11 @@ def add_set_arguments(p, preds):
     p.add_argument("--preds", type=int, default=preds, help="mean result tracks per video "
                    "(uniform in [2/3, 4/3] of it)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gt-tracks", type=gt_tracks_range, default=(2, 5), metavar="N|LO-HI",
+                   help="GT tracks per video (default 2-5)")
+    p.add_argument("--pred-categories", type=int, default=None, metavar="K",
+                   help="label distractors and confusions uniformly over K classes per video "
+                   "(the video's own among them) instead of mostly its own one or two")
 
 
 def main(argv=None):
@@ -401,10 +462,9 @@ def write_report(args, gt, results, n_masks, stats, rows, identical, diff, probe
         f"{platform.python_version()}, numpy {np.__version__}, `--device {args.device}` "
         f"(recorded only), best of {args.repeat}.",
         "",
-        f"Data (`--seed {args.seed}`): {len(gt['annotations'])} GT tracks (2-5 per video, one "
-        f"or two classes), {len(results)} result tracks (noisy copies of the GT, fragments, "
-        f"distractors, mostly of the video's classes), {n_masks} result masks; ellipses and "
-        "rectangles, compressed RLE.",
+        f"Data (`--seed {args.seed}`): {len(gt['annotations'])} GT tracks, {len(results)} "
+        f"result tracks (noisy copies of the GT, fragments, distractors), {n_masks} result "
+        f"masks; {set_description(args)}; ellipses and rectangles, compressed RLE.",
         "",
         "| IoU implementation | videos timed | CPU s | wall s | IoU part, CPU s | "
         "speed-up | speed-up of the IoU part |",
