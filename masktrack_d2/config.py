@@ -122,6 +122,11 @@ def add_masktrack_config(cfg):
     # the tracker still steps frame by frame. 1 = frame by frame. Outputs do not depend on it
     # beyond float rounding (tests/test_frames_per_batch.py).
     _C.TEST.FRAMES_PER_BATCH = 1
+    # Per-frame output work (RLE encoding of the kept masks; in the demo also drawing and
+    # video encoding) runs in one background thread beside the model, in frame order; masks
+    # reach the host through pinned memory. The outputs are the same either way
+    # (tests/test_frames_per_batch.py).
+    _C.TEST.OUTPUT_WORKER = True
 
     # ---------------------------------------------------------------- misc
     # Video test set evaluation writes results.json + a submission zip here when the data set

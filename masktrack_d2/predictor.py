@@ -27,7 +27,9 @@ from .data.augmentation import build_augmentation
 from .data.datasets.category_map import CategoryIdMap
 from .data.frames import frame_model_input
 from .modeling.track_results import VideoTrackResults
+from .utils.background import OrderedWorker
 from .utils.file_io import atomic_write
+from .utils.host_copy import instances_to_host
 from .utils.video_io import Frame, VideoIOError, open_sink, open_source
 from .utils.visualizer import TrackVisualizer
 
@@ -147,6 +149,16 @@ class VideoPredictor:
             (frame, instances) per frame: ``instances`` on the CPU at the frame's size with
             pred_boxes, scores, pred_classes, pred_masks (bool (D, H, W)), pred_track_ids.
         """
+        for frame, instances, wait in self.track(frames):
+            wait()
+            yield frame, instances
+
+    def track(self, frames: Iterable[Frame]
+              ) -> Iterator[Tuple[Frame, Instances, Callable[[], None]]]:
+        """As :meth:`__call__`, but each frame's copy to the CPU is only started: yields
+        ``(frame, instances, wait)``, and ``wait()`` must return before ``instances`` are read
+        (:func:`masktrack_d2.utils.host_copy.instances_to_host`). For a consumer in another
+        thread, so that the model's thread never waits for a copy."""
         # track_frames reads up to TEST.FRAMES_PER_BATCH frames ahead and yields in order.
         pending: Deque[Frame] = collections.deque()
 
@@ -156,7 +168,7 @@ class VideoPredictor:
                 yield self._model_input(frame)
 
         for _, instances in self.model.track_frames(inputs()):
-            yield pending.popleft(), instances.to("cpu")
+            yield (pending.popleft(), *instances_to_host(instances))
 
 
 # ------------------------------------------------------------------------------ the demo
@@ -201,33 +213,42 @@ def _run(predictor, source, sink, json_path, video_id, progress) -> Dict:
     threshold = predictor.cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
     metadata = predictor.metadata
     visualizer = TrackVisualizer(metadata.thing_classes if metadata is not None else None)
-    results = None
+    state = {"results": None, "frames": 0}
     track_ids = set()
-    n = 0
     start = time.perf_counter()
     bar = tqdm(total=source.num_frames, unit="frame", disable=not progress, dynamic_ncols=True)
+
+    def output(out, frame: Frame, instances: Instances, wait) -> None:
+        """One frame's outputs, in frame order (in the output worker's thread)."""
+        wait()
+        # A no-op for detectron2's box head (it keeps score > SCORE_THRESH_TEST); a guard
+        # for heads that ignore the key.
+        instances = instances[instances.scores >= threshold]
+        track_ids.update(instances.pred_track_ids.tolist())
+        if json_path is not None:
+            results = state["results"]
+            if results is None:
+                results = state["results"] = VideoTrackResults(source.num_frames,
+                                                               *frame.image.shape[:2])
+            if frame.index >= results.num_frames:
+                raise VideoIOError(
+                    f"{getattr(source, 'path', 'input')} has more frames than the "
+                    f"{results.num_frames} it declares; cannot size the --json output")
+            results.add_frame(frame.index, instances.pred_track_ids, instances.scores,
+                              instances.pred_classes, masks=instances.pred_masks)
+        if sink is not None:
+            out.write(Frame(frame.index, frame.name, visualizer.draw(frame.image, instances)))
+        state["frames"] += 1
+        bar.update(1)
+
+    k = predictor.cfg.TEST.FRAMES_PER_BATCH
     try:
         with (sink if sink is not None else _NullSink()) as out:
-            for frame, instances in predictor(source):
-                # A no-op for detectron2's box head (it keeps score > SCORE_THRESH_TEST); a
-                # guard for heads that ignore the key.
-                instances = instances[instances.scores >= threshold]
-                track_ids.update(instances.pred_track_ids.tolist())
-                if json_path is not None:
-                    if results is None:
-                        results = VideoTrackResults(source.num_frames, *frame.image.shape[:2])
-                    if frame.index >= results.num_frames:
-                        raise VideoIOError(
-                            f"{getattr(source, 'path', 'input')} has more frames than the "
-                            f"{results.num_frames} it declares; cannot size the --json output")
-                    results.add_frame(frame.index, instances.pred_track_ids, instances.scores,
-                                      instances.pred_classes, masks=instances.pred_masks)
-                if sink is not None:
-                    out.write(Frame(frame.index, frame.name,
-                                    visualizer.draw(frame.image, instances)))
-                n += 1
-                bar.update(1)
+            with OrderedWorker(predictor.cfg.TEST.OUTPUT_WORKER, max_pending=2 * k) as worker:
+                for frame, instances, wait in predictor.track(source):
+                    worker.submit(output, out, frame, instances, wait)
             if json_path is not None:
+                results = state["results"]
                 entries = [] if results is None else results.to_json_results(
                     video_id, _label_to_category_id(metadata))
                 with atomic_write(json_path) as f:
@@ -235,6 +256,7 @@ def _run(predictor, source, sink, json_path, video_id, progress) -> Dict:
     finally:
         bar.close()
     seconds = time.perf_counter() - start
+    n = state["frames"]
     return {"frames": n, "tracks": len(track_ids),
             "seconds": seconds, "fps": n / seconds if seconds > 0 else float("nan"),
             "device": predictor.cfg.MODEL.DEVICE}

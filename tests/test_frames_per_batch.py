@@ -1,11 +1,13 @@
-"""TEST.FRAMES_PER_BATCH: the detector on K frames at once gives what frame by frame gives.
+"""TEST.FRAMES_PER_BATCH and TEST.OUTPUT_WORKER: the detector on K frames at once, with the
+outputs made in a background thread, gives what frame by frame, inline, gives.
 
 A random-weight model (seeded) on a generated video with crossings, instances entering and
 leaving, and frames the detector leaves empty, compared with K = 1 for K in {2, 5, 8}, on the
 three paths that users meet: ``track_frames`` (boxes, scores, classes, ids, masks), the
-``--eval-only`` path (``inference_video``'s YouTube-VIS tracks) and the demo's json. Batched
-kernels may add in another order, so boxes agree within 1e-3 px, scores within 1e-5 and masks
-within 0.01% of the pixels; track ids and classes exactly.
+``--eval-only`` path (``inference_video``'s YouTube-VIS tracks) and the demo's json; the last
+two also with the output worker on for K in {1, 2, 5, 8} against the worker off at K = 1, and
+the demo's drawn frames. Batched kernels may add in another order, so boxes agree within 1e-3
+px, scores within 1e-5 and masks within 0.01% of the pixels; track ids and classes exactly.
 """
 import json
 import os
@@ -118,19 +120,23 @@ def _compare_tracks(got, ref):
             _assert_masks_close([a for a, _ in seg], [b for _, b in seg], "track")
 
 
-@pytest.mark.parametrize("k", KS)
-def test_eval_only_results_same_for_k_frames(video, reference, k):
+@pytest.mark.parametrize("k, worker", [(1, True)] + [(k, w) for k in KS for w in (False, True)])
+def test_eval_only_results_same_for_k_frames(video, reference, k, worker):
     cfg, model, _ = reference
     inputs = {k_: video[k_] for k_ in ("video_id", "length", "height", "width")}
 
-    def run(kk):
-        model.frames_per_batch = kk
+    def run(kk, output_worker):
+        model.frames_per_batch, model.output_worker = kk, output_worker
         try:
             return model([dict(inputs, frames=_frames(cfg, video))])[0]["tracks"]
         finally:
-            model.frames_per_batch = 1
+            model.frames_per_batch, model.output_worker = 1, False
 
-    _compare_tracks(run(k), run(1))
+    _compare_tracks(run(k, worker), run(1, False))
+
+
+def _drawn(folder):
+    return [cv2.imread(os.path.join(folder, n)) for n in sorted(os.listdir(folder))]
 
 
 @pytest.mark.slow
@@ -140,14 +146,23 @@ def test_demo_json_same_for_k_frames(video, threshold):
     torch.save({"model": model.state_dict()}, weights)
     config = _tiny.write_config(video["root"] / "cfg.yaml", video["root"] / "out", opts=OPTS)
 
-    def run(k):
+    def run(k, worker):
         demo_cfg = setup_demo_cfg(config, ["MODEL.WEIGHTS", weights, "TEST.FRAMES_PER_BATCH",
-                                           str(k)], confidence_threshold=threshold)
-        path = str(video["root"] / f"demo_{k}.json")
-        run_demo(demo_cfg, inputs=video["file_names"], json_path=path, progress=False)
+                                           str(k), "TEST.OUTPUT_WORKER", str(worker)],
+                                  confidence_threshold=threshold)
+        path = str(video["root"] / f"demo_{k}_{worker}.json")
+        drawn = str(video["root"] / f"drawn_{k}_{worker}")
+        stats = run_demo(demo_cfg, inputs=video["file_names"], json_path=path, output=drawn,
+                         progress=False)
+        assert stats["frames"] == video["length"]
         with open(path) as f:
-            return json.load(f)
+            return json.load(f), _drawn(drawn)
 
-    ref = run(1)
+    ref, ref_drawn = run(1, False)
+    assert len(ref_drawn) == video["length"]
+    got, got_drawn = run(1, True)  # the same arithmetic, only another thread: identical
+    assert got == ref
+    assert all(np.array_equal(a, b) for a, b in zip(got_drawn, ref_drawn))
     for k in KS:
-        _compare_tracks(run(k), ref)
+        for worker in (False, True):
+            _compare_tracks(run(k, worker)[0], ref)

@@ -9,6 +9,8 @@ from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import ImageList, Instances
 
+from ..utils.background import OrderedWorker
+from ..utils.host_copy import instances_to_host
 from .box_regression import set_box_delta_clamp
 from .track_results import VideoTrackResults
 from .tracker import MaskTrackTracker
@@ -30,18 +32,22 @@ class MaskTrackRCNN(GeneralizedRCNN):
     """
 
     @configurable
-    def __init__(self, *, tracker: MaskTrackTracker, frames_per_batch: int = 1, **kwargs):
+    def __init__(self, *, tracker: MaskTrackTracker, frames_per_batch: int = 1,
+                 output_worker: bool = False, **kwargs):
         """
         Args:
             tracker: the online tracker video inference steps frame by frame.
             frames_per_batch: K, the frames of a video the detector runs on at once in video
                 inference (``TEST.FRAMES_PER_BATCH``); 1 is frame by frame.
+            output_worker: encode each frame's kept masks in a background thread while the
+                model goes on (``TEST.OUTPUT_WORKER``); the results are the same.
         """
         super().__init__(**kwargs)
         self.tracker = tracker
         if frames_per_batch < 1:
             raise ValueError(f"TEST.FRAMES_PER_BATCH must be >= 1, got {frames_per_batch}")
         self.frames_per_batch = int(frames_per_batch)
+        self.output_worker = bool(output_worker)
 
     @classmethod
     def from_config(cls, cfg):
@@ -49,6 +55,7 @@ class MaskTrackRCNN(GeneralizedRCNN):
         set_box_delta_clamp(ret["proposal_generator"], cfg.MODEL.BOX_DELTA_CLAMP)
         ret["tracker"] = MaskTrackTracker.from_config(cfg)
         ret["frames_per_batch"] = cfg.TEST.FRAMES_PER_BATCH
+        ret["output_worker"] = cfg.TEST.OUTPUT_WORKER
         return ret
 
     def forward(self, batched_inputs: List[Dict]):
@@ -117,9 +124,16 @@ class MaskTrackRCNN(GeneralizedRCNN):
             size or None per listed frame)}}. Only RLEs are kept across frames.
         """
         results = VideoTrackResults(video["length"], video["height"], video["width"])
-        for frame_idx, inst in self.track_frames(video["frames"]):
+
+        def add(frame_idx: int, inst: Instances, wait) -> None:
+            wait()
             results.add_frame(frame_idx, inst.pred_track_ids, inst.scores, inst.pred_classes,
                               masks=inst.pred_masks)
+
+        # The worker holds at most two chunks of frames' results.
+        with OrderedWorker(self.output_worker, max_pending=2 * self.frames_per_batch) as worker:
+            for frame_idx, inst in self.track_frames(video["frames"]):
+                worker.submit(add, frame_idx, *instances_to_host(inst))
         return {"video_id": video["video_id"], "tracks": results.results()}
 
     @torch.no_grad()
