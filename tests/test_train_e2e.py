@@ -110,8 +110,10 @@ def test_quickstart_main_job(tmp_path):
     above a floor, AP per checkpoint, match accuracy, tracker ablation, demo, report."""
     proc = subprocess.run(
         [sys.executable, "-m", "masktrack_d2.quickstart", "--output-dir", str(tmp_path / "qs")],
-        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, text=True, timeout=3000)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        cwd=ROOT, env=_env(tmp_path / "datasets"), capture_output=True, timeout=3000)
+    # bytes, decoded here: text=True would turn the bars' carriage returns into line breaks
+    stdout, stderr = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 0, stderr[-3000:]
     report = json.load(open(tmp_path / "qs" / "quickstart_report.json"))
     assert report["ytvis_val"]["AP"] >= QUICKSTART_AP_FLOOR, report["ytvis_val"]
     curve = report["heldout_curve"]
@@ -128,13 +130,13 @@ def test_quickstart_main_job(tmp_path):
     for name in ("model_final.pth", "training_curves.png", "demo/demo.mp4", "demo/demo.json",
                  "demo/demo_frame.png", "inference/ytvis_synthetic_val/results.json"):
         assert (tmp_path / "qs" / name).is_file(), name
-    assert "held-out AP" in proc.stdout and "demo frame (video" in proc.stdout
+    assert "held-out AP" in stdout and "demo frame (video" in stdout
     # The console: a bar per stage, then the summary; the rest is in log.txt, once, plain.
     for stage in ("data", "training", "evaluation", "ablation", "demo"):
-        assert f"[quickstart] {stage}" in proc.stdout, stage
+        assert f"[quickstart] {stage}" in stdout, stage
     # lines, not bar refreshes: a refresh rewrites its line after a carriage return (on a pipe
     # once per 30 s, so their number follows the machine's speed)
-    assert len(proc.stdout.split("\n")) < 60, proc.stdout[-3000:]
+    assert len(stdout.split("\n")) < 60, stdout[-3000:]
     log = (tmp_path / "qs" / "log.txt").read_text()
     assert log.count("Environment info") == 1 and "\x1b" not in log
     assert "iter: 1199" in log and "held-out AP" in log
