@@ -548,8 +548,8 @@ def write(args, info, variants, runs, mem, commands, baseline, val_lengths, tota
                         "tracks"], rows), ""]
     if baseline:
         lines += [f"`before` = the tree at `{baseline['rev']}` ({baseline['sha'][:10]}), "
-                  "extracted with git archive, no TEST.FRAMES_PER_BATCH key; its ratio is "
-                  "before / K=1 of this tree.", ""]
+                  "extracted with git archive and run with its own defaults (no "
+                  "TEST.FRAMES_PER_BATCH given); its ratio is before / K=1 of this tree.", ""]
     lines += ["CPU s = user + system time of the process (os.wait4): what the command costs "
               "the machine, less sensitive than wall time to the other jobs on the cores."
               + ("" if max(loads) <= info["cores"] else
