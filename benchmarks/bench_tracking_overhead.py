@@ -124,6 +124,7 @@ def run_budget(args, budget: int):
     print(f"[budget {budget}] frame 0: plain {len(p0)} dets, masktrack {len(m0)}; "
           f"identical: {same0}", flush=True)
 
+    cuda = args.device == "cuda"
     timers = {k: StageTimer(args.device) for k in RUNS}
     for k in RUNS:
         instrument(timers[k], models[k], masktrack=k != "plain")
@@ -138,6 +139,8 @@ def run_budget(args, budget: int):
         for k in orders[i % len(orders)]:
             timers[k].reset()
             sync(args.device)
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
             t0, c0 = time.perf_counter(), time.process_time()
             if k == "plain":
                 with torch.no_grad():
@@ -157,6 +160,8 @@ def run_budget(args, budget: int):
                 t1, c1 = time.perf_counter(), time.process_time()
                 rec["n_" + k] = len(inst)
             rec[k] = {"wall": t1 - t0, "cpu": c1 - c0, "stages": dict(timers[k].totals)}
+            if cuda:  # this run's own peak over the frame (allocator, not reserved)
+                rec[k]["peak_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
         boxes = {k: timers[k].captured["box head+NMS"][0][0].pred_boxes.tensor for k in RUNS}
         masks = {k: timers[k].captured["mask head"][0].pred_masks for k in RUNS}
         rec["same_boxes"] = bool(torch.equal(boxes["plain"], boxes["mt"])
@@ -201,6 +206,8 @@ def summarise(budget, rows, same0, left_over, results):
     plain_rle_wall = median([r["plain"]["wall"] + r["plain_rle"]["wall"] for r in rows])
     out["ms"] = {"plain": 1e3 * plain_wall, "plain_rle": 1e3 * plain_rle_wall}
     out["cpu_ms"] = {"plain": 1e3 * median([r["plain"]["cpu"] for r in rows])}
+    if "peak_mib" in rows[0]["plain"]:  # CUDA: the largest per-frame peak of each run
+        out["peak_gpu_mib"] = {k: max(r[k]["peak_mib"] for r in rows) for k in RUNS}
     for k in ("mt", "mt_all"):
         out["ms"][k] = 1e3 * median([r[k]["wall"] for r in rows])
         out["cpu_ms"][k] = 1e3 * median([r[k]["cpu"] for r in rows])
@@ -283,6 +290,18 @@ def write(paths, args, info, runs):
               ("yes" if r["identical_frame0"] else "NO") + " / "
               + ("yes" if r["same_boxes_all_frames"] else "NO")] for r in runs]),
         "",
+    ]
+    if "peak_gpu_mib" in runs[0]:
+        lines += [
+            "Peak GPU memory per frame (`torch.cuda.max_memory_allocated`, reset before each "
+            "run's frame; the largest over the frames), MiB:",
+            "",
+            md_table(["detections / frame"] + [LABELS[k] for k in RUNS],
+                     [[r["budget"]] + [f"{r['peak_gpu_mib'][k]:.0f}" for k in RUNS]
+                      for r in runs]),
+            "",
+        ]
+    lines += [
         "## Ratios (goal <= 1.05)",
         "",
     ]
