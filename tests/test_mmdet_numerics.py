@@ -18,7 +18,8 @@ from masktrack_d2.config import add_masktrack_config
 from masktrack_d2.data.augmentation import (
     CV2ResizeTransform, ResizeShortestEdgeCV2, build_augmentation)
 from masktrack_d2.modeling.box_regression import Box2BoxTransformClampBoth
-from masktrack_d2.modeling.poolers import MMDetLevelROIPooler, build_level_pooler
+from masktrack_d2.modeling.poolers import (
+    LevelROIPooler, MMDetLevelROIPooler, build_level_pooler, pooler_format)
 from masktrack_d2.modeling.tracker import MaskTrackTracker
 
 
@@ -112,7 +113,7 @@ def test_level_rules(size, mmdet_level, d2_level):
     x = [torch.full((1, 1, 256 // 2 ** i, 256 // 2 ** i), float(i)) for i in range(4)]
     assert float(mm(x, [_square(size)]).mean()) == pytest.approx(mmdet_level)
     d2 = build_level_pooler("detectron2", **kw)
-    assert type(d2) is ROIPooler
+    assert isinstance(d2, LevelROIPooler) and not isinstance(d2, MMDetLevelROIPooler)
     assert float(d2(x, [_square(size)]).mean()) == pytest.approx(d2_level)
     with pytest.raises(ValueError, match="ROI_LEVEL_MAPPING"):
         build_level_pooler("other", **kw)
@@ -128,6 +129,36 @@ def test_mmdet_pooler_matches_detectron2_away_from_boundaries():
     boxes = [Boxes(torch.cat([xy[i], xy[i] + wh[i]], dim=1)) for i in range(2)]
     torch.testing.assert_close(build_level_pooler("mmdet", **kw)(x, boxes),
                                build_level_pooler("detectron2", **kw)(x, boxes))
+
+
+@pytest.mark.parametrize("counts", [(20, 20), (0, 7), (5, 0), (0, 0)])
+def test_level_pooler_equals_detectron2s_bit_for_bit(counts):
+    """The one-sync pooler gives detectron2's ROIPooler output and gradients exactly, with
+    boxes on every level and images without boxes."""
+    from detectron2.modeling.poolers import convert_boxes_to_pooler_format
+
+    kw = dict(output_size=7, scales=(1 / 4, 1 / 8, 1 / 16, 1 / 32), sampling_ratio=0,
+              pooler_type="ROIAlignV2")
+    g = torch.Generator().manual_seed(sum(counts))
+    x = [torch.randn(2, 3, 128 // 2 ** i, 160 // 2 ** i, generator=g, requires_grad=True)
+         for i in range(4)]
+    boxes = []
+    for n in counts:
+        xy = torch.rand(n, 2, generator=g) * 300
+        wh = torch.rand(n, 2, generator=g) ** 2 * 600 + 4  # small and large: all four levels
+        boxes.append(Boxes(torch.cat([xy, xy + wh], dim=1)))
+    if sum(counts) == 40:
+        levels = build_level_pooler("detectron2", **kw).level_assignments(boxes)
+        assert set(levels.tolist()) == {0, 1, 2, 3}
+    assert torch.equal(pooler_format(boxes), convert_boxes_to_pooler_format(boxes))
+    ours = build_level_pooler("detectron2", **kw)(x, boxes)
+    ref = ROIPooler(**kw)(x, boxes)
+    assert ours.shape == ref.shape == (sum(counts), 3, 7, 7)
+    assert torch.equal(ours, ref)
+    if sum(counts):
+        w = torch.randn(ref.shape, generator=g)
+        grads = [torch.autograd.grad((out * w).sum(), x) for out in (ours, ref)]
+        assert all(torch.equal(a, b) for a, b in zip(*grads))
 
 
 # ------------------------------------------------------------------ tracker arithmetic
