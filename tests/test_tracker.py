@@ -310,3 +310,36 @@ def test_input_validation():
     step(trk, 0, [A], [0.9], [0], [[1.0, 0.0]])
     with pytest.raises(ValueError):  # embedding size must not change within a video
         step(trk, 1, [A], [0.9], [0], [[1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dedup", [False, True])
+def test_memory_follows_the_last_writer_over_a_video(dedup):
+    """Over a random video with conflicts, empty frames and retired tracks, each matched or new
+    track's memory holds its last writer's box, label and embedding (the index lists reach the
+    memory through one copy per device)."""
+    g = torch.Generator().manual_seed(7)
+    t = MaskTrackTracker(num_frames_retain=3, dedup=dedup)
+    discarded = retired = 0
+    for f in range(30):
+        d = 0 if f % 7 == 3 else int(torch.randint(1, 7, (1,), generator=g))
+        xy = torch.rand(d, 2, generator=g) * 50
+        boxes = torch.cat([xy, xy + 10 + torch.rand(d, 2, generator=g) * 20], dim=1)
+        scores = torch.rand(d, generator=g) * 0.9 + 0.05
+        labels = torch.randint(0, 2, (d,), generator=g)
+        embeds = torch.randn(d, 4, generator=g)
+        before, started = len(t), t.next_id
+        ids = t.step(f, boxes, scores, labels, embeds)
+        assert ids.shape == (d,) and ids.dtype == torch.long
+        discarded += int((ids < 0).sum())
+        retired += before + (t.next_id - started) - len(t)
+        live = t.track_ids.tolist()
+        for j in reversed(range(d)):  # the last writer of a track wins
+            tid = int(ids[j])
+            if tid >= 0 and tid in live:
+                row = live.index(tid)
+                live[row] = None  # written once, by the last detection
+                assert torch.equal(t.boxes[row], boxes[j])
+                assert torch.equal(t.embeds[row], embeds[j])
+                assert int(t.labels[row]) == int(labels[j])
+                assert int(t.last_seen[row]) == f
+    assert discarded > 0 and retired > 0  # the case has conflicts and retirements

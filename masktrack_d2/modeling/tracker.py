@@ -11,7 +11,7 @@ logits the head is trained on are exactly the ones the tracker scores.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -255,7 +255,9 @@ class MaskTrackTracker:
             S = self.score_matrix(boxes, scores, labels, embeds)
             k = torch.argmax(S, dim=1)  # first maximum -> "new" wins exact ties
             s_best = S.gather(1, k[:, None])[:, 0]
-            k, s_best = k.tolist(), s_best.tolist()
+            # one read of both (float64 holds every float32 score and column index exactly)
+            k, s_best = torch.stack([k.double(), s_best.double()]).tolist()
+            k = [int(c) for c in k]
             mem_ids = self._ids.tolist()
             record = [self.initial_best_score] * len(self)
             holder = [-1] * len(self)  # detection currently holding each track (dedup only)
@@ -274,56 +276,87 @@ class MaskTrackTracker:
                     ids[d] = mem_ids[t]
                     matched_col[d] = t
 
-        self._update(frame_idx, ids, matched_col, boxes, labels, embeds)
-        return torch.tensor(ids, dtype=torch.long, device=out_device)
-
-    # ------------------------------------------------------------------ memory
-    def _update(self, frame_idx, ids, matched_col, boxes, labels, embeds) -> None:
-        boxes = boxes.detach().float()
-        labels = labels.detach()
-        embeds = None if embeds is None else embeds.detach().float()
         # matched tracks: one writer per track, the last in detection order
         writer = {}
         for d, t in enumerate(matched_col):
             if t >= 0:
                 writer[t] = d
-        if writer:
-            rows = list(writer.keys())
-            dets = list(writer.values())
-            rows_t = torch.tensor(rows, dtype=torch.long)
-            dets_t = torch.tensor(dets, dtype=torch.long, device=boxes.device)
-            self._boxes[rows_t.to(self._boxes.device)] = boxes[dets_t].to(self._boxes.device)
-            if embeds is not None:
-                self._embeds[rows_t.to(self._embeds.device)] = embeds[dets_t.to(embeds.device)].to(
-                    self._embeds.device)
-            if self.update_label:
-                self._labels[rows_t.to(self._labels.device)] = labels[dets_t.to(labels.device)].to(
-                    self._labels.device)
-            self._last_seen[rows_t] = int(frame_idx)
-
+        rows, dets = list(writer.keys()), list(writer.values())
         # new tracks, appended in detection order
-        new = [d for d in range(len(ids)) if ids[d] >= 0 and matched_col[d] < 0]
+        new = [d for d in range(D) if ids[d] >= 0 and matched_col[d] < 0]
+        index = _HostIndex(ids=ids, rows=rows, dets=dets, new=new)
+        self._update(frame_idx, index, boxes, labels, embeds)
+        return index.on(out_device, "ids")
+
+    # ------------------------------------------------------------------ memory
+    def _update(self, frame_idx, index: "_HostIndex", boxes, labels, embeds) -> None:
+        boxes = boxes.detach().float()
+        labels = labels.detach()
+        embeds = None if embeds is None else embeds.detach().float()
+        if index.lists["rows"]:
+            self._boxes[index.on(self._boxes.device, "rows")] = \
+                boxes[index.on(boxes.device, "dets")].to(self._boxes.device)
+            if embeds is not None:
+                self._embeds[index.on(self._embeds.device, "rows")] = \
+                    embeds[index.on(embeds.device, "dets")].to(self._embeds.device)
+            if self.update_label:
+                self._labels[index.on(self._labels.device, "rows")] = \
+                    labels[index.on(labels.device, "dets")].to(self._labels.device)
+            self._last_seen[index.on(self._last_seen.device, "rows")] = int(frame_idx)
+
+        new = index.lists["new"]
         if new:
-            new_t = torch.tensor(new, dtype=torch.long, device=boxes.device)
-            new_ids = torch.tensor([ids[d] for d in new], dtype=torch.long)
+            new_ids = torch.tensor([index.lists["ids"][d] for d in new], dtype=torch.long)
             self._ids = torch.cat([self._ids, new_ids])
             self._last_seen = torch.cat(
                 [self._last_seen, torch.full((len(new),), int(frame_idx), dtype=torch.long)])
-            self._boxes = _append(self._boxes, boxes[new_t])
-            self._labels = _append(self._labels, labels[new_t.to(labels.device)])
+            self._boxes = _append(self._boxes, boxes[index.on(boxes.device, "new")])
+            self._labels = _append(self._labels, labels[index.on(labels.device, "new")])
             if embeds is not None:
-                self._embeds = _append(self._embeds, embeds[new_t.to(embeds.device)])
+                self._embeds = _append(self._embeds, embeds[index.on(embeds.device, "new")])
 
         # retention
         if self.num_frames_retain > 0 and len(self) > 0:
             keep = (int(frame_idx) - self._last_seen) < self.num_frames_retain  # (T,) bool, CPU
             if not bool(keep.all()):
-                self._ids = self._ids[keep]
-                self._last_seen = self._last_seen[keep]
-                self._boxes = self._boxes[keep.to(self._boxes.device)]
-                self._labels = self._labels[keep.to(self._labels.device)]
+                rows = torch.nonzero(keep)[:, 0]  # on the host: one copy per device below
+                on = {}
+
+                def kept(mem: torch.Tensor) -> torch.Tensor:
+                    if mem.device not in on:
+                        on[mem.device] = rows.to(mem.device)
+                    return mem[on[mem.device]]
+
+                self._ids = self._ids[rows]
+                self._last_seen = self._last_seen[rows]
+                self._boxes = kept(self._boxes)
+                self._labels = kept(self._labels)
                 if self._embeds is not None:
-                    self._embeds = self._embeds[keep.to(self._embeds.device)]
+                    self._embeds = kept(self._embeds)
+
+
+class _HostIndex:
+    """A frame's index lists (detection ids, memory rows, ...), built on the host, copied to a
+    device once for all of them: each copy to a GPU waits for it, so one instead of one per
+    list and use."""
+
+    def __init__(self, **lists: List[int]):
+        self.lists = lists
+        self._host = torch.tensor([v for values in lists.values() for v in values],
+                                  dtype=torch.long)
+        self._spans, start = {}, 0
+        for name, values in lists.items():
+            self._spans[name] = (start, start + len(values))
+            start += len(values)
+        self._copies = {}
+
+    def on(self, device: torch.device, name: str) -> torch.Tensor:
+        """(len(lists[name]),) long tensor of that list on ``device``."""
+        device = torch.device(device)
+        if device not in self._copies:
+            self._copies[device] = self._host if device.type == "cpu" else self._host.to(device)
+        start, end = self._spans[name]
+        return self._copies[device][start:end]
 
 
 def _append(mem: Optional[torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
