@@ -172,74 +172,40 @@ OWN_NOTES = [
      "below SCORE_THRESH set to -inf instead of filtered out (the number left is read with "
      "the tracker's one D2H), offsets on the device: 7 -> 1 per image; the pooler as for "
      "the embeddings"),
-    ("masktrack_d2/modeling/roi_heads.py", "x = self.box_pooler([features[f] for f in self.box_in_features], boxes)",
-     "the track embeddings: a second call of detectron2's RoI pooler, on the final boxes "
-     "(4 per-level nonzeros, `torch.as_tensor(box counts, device=)`, `repeat_interleave` "
-     "of the counts)",
-     "the per-level sizes yes (one read), the rest no",
-     "a masktrack_d2 pooler (it has one: MMDetLevelROIPooler) that builds the batch "
-     "index from the host box counts (`torch.full` per image, or repeat_interleave with "
-     "output_size) and splits the levels with one sort + one read of the 4 counts: "
-     "6 -> 1 per call (3 calls per chunk)"),
-    ("masktrack_d2/modeling/tracker.py", "k, s_best = k.tolist(), s_best.tolist()",
-     "the row argmax k and its score, read for the host loop that assigns ids (2 D2H)",
+    ("masktrack_d2/modeling/poolers.py", "counts = (levels[None, :] == level_ids[:, None])",
+     "LevelROIPooler (box head, track embeddings, mask head: 3 calls per chunk): one read "
+     "of the per-level box counts after a sort by level; the batch index comes from the "
+     "host box counts (detectron2's pooler: 4 nonzeros + 2 per call)",
+     "yes: the sizes of the per-level RoIAlign calls",
+     "pool every box at every level and select (4x the RoIAlign work, no read): 1 -> 0"),
+    ("masktrack_d2/modeling/tracker.py", "k, s_best = torch.stack([k.double(), s_best.double()]).tolist()",
+     "the row argmax k and its score, read in one copy for the host loop that assigns ids",
      "yes: the greedy walk over detections (record per track, dedup) runs on the host",
-     "read both with one copy (stack k and s_best, one `.cpu()`): 2 -> 1; or run the walk "
-     "on the device (a scatter max per track) and read nothing until add_frame"),
-    ("masktrack_d2/modeling/tracker.py", "dets_t = torch.tensor(dets",
-     "indices of the detections that update matched tracks: host list -> device",
-     "no: an index for a device write that could be queued",
-     "one non-blocking copy from pinned memory of [dets, rows, new] together (all index "
-     "lists of the step), or keep the tracker's memory on the host (T <= a few hundred rows)"),
-    ("masktrack_d2/modeling/tracker.py", "self._boxes[rows_t.to(self._boxes.device)]",
-     "the memory rows to overwrite, host -> device, for the boxes",
-     "no: an index for a device write",
-     "copy rows_t to the device once per step and reuse it for boxes, embeddings and "
-     "labels (3 -> 1), non-blocking from pinned memory (-> 0)"),
-    ("masktrack_d2/modeling/tracker.py", "self._embeds[rows_t.to(self._embeds.device)]",
-     "the same rows copied again, for the embeddings", "no",
-     "reuse the one device copy of rows_t"),
-    ("masktrack_d2/modeling/tracker.py", "self._labels[rows_t.to(self._labels.device)]",
-     "the same rows copied a third time, for the labels", "no",
-     "reuse the one device copy of rows_t"),
-    ("masktrack_d2/modeling/tracker.py", "new_t = torch.tensor(new,",
-     "indices of the detections that start tracks: host list -> device",
-     "no: an index for device gathers (boxes, labels, embeddings of the new tracks)",
-     "part of the one non-blocking copy of the step's index lists"),
-    ("masktrack_d2/modeling/tracker.py", "return torch.tensor(ids, dtype=torch.long, device=out_device)",
-     "the ids (computed on the host) returned on the detections' device",
-     "no: the caller needs them on the host (keep mask, add_frame copies them back)",
-     "return them on the host too (e.g. `step(..., ids_on_host=True)` or a second "
-     "output): the keep index and add_frame use the host copy; a device copy, if any, "
-     "non-blocking"),
-    ("masktrack_d2/modeling/tracker.py", "keep.to(self._",
-     "retention: the rows to keep, a host bool mask -> device, then mask indexing",
+     "run the walk on the device (a scatter max per track) and read nothing: 1 -> 0"),
+    ("masktrack_d2/modeling/tracker.py", "self._copies[device] = self._host if device.type",
+     "the step's index lists (ids, memory rows, writers, new tracks) to the device in one "
+     "copy (_HostIndex), used by every memory write and for the returned ids",
+     "no: indices for device writes that could be queued",
+     "a non-blocking copy from pinned memory (-> 0), or the tracker's memory on the host "
+     "(T <= a few hundred rows)"),
+    ("masktrack_d2/modeling/tracker.py", "on[mem.device] = rows.to(mem.device)",
+     "retention: the kept memory rows, a host index -> device, once per device",
      "no (only in frames where a track expires)",
-     "one long index of the kept rows, one non-blocking copy, index with it"),
-    ("masktrack_d2/modeling/meta_arch.py", "det = det[keep]",
-     "drops the detections the tracker discarded: `keep = ids >= 0` on the device, then "
-     "Instances indexing runs one nonzero per field (boxes, scores, classes)",
+     "part of the step's one copy of index lists"),
+    ("masktrack_d2/modeling/meta_arch.py", "keep = torch.nonzero(ids >= 0)",
+     "the detections the tracker kept, as a long index (one nonzero of `ids >= 0`); the "
+     "fields are then indexed with it without a read (a boolean mask reads once per field)",
      "no: the tracker knows on the host which ids are >= 0",
-     "index with a long index of the kept rows built from the host ids (one non-blocking "
-     "copy), and skip the indexing when the host ids show all are kept (frame 0, and "
-     "whenever no two detections compete for one track)"),
-    ("masktrack_d2/modeling/meta_arch.py", "det.pred_track_ids = ids[keep]",
-     "the tracker's keep mask (`ids >= 0`, on the device) applied to the ids",
-     "no: the host ids give the kept rows",
-     "one long index of the kept rows from the host ids, shared with `det[keep]` "
-     "(one non-blocking copy), no indexing at all when every id is >= 0"),
+     "return the kept rows from the tracker's host lists with its one index copy: 1 -> 0"),
     ("masktrack_d2/modeling/meta_arch.py", "kept = self.roi_heads.forward_with_given_boxes(",
      "detectron2's mask head on the kept detections: its RoI pooler (6 per chunk)",
      "as for the embeddings", "the same pooler change: 6 -> 1 per chunk"),
-    ("masktrack_d2/modeling/meta_arch.py", "detector_postprocess(det,",
-     "detectron2's detector_postprocess: `clip`'s isfinite `assert` and the "
-     "`results[boxes.nonempty()]` filter: one nonzero per field (boxes, scores, classes, "
-     "track ids, masks)",
-     "no: it only drops zero-area boxes (the box head clipped them already); in this run it "
-     "dropped none (see the per-frame table)",
-     "a masktrack_d2 postprocess: scale + clamp the boxes, paste the masks, no `assert` and "
-     "no filter (or one index for all fields, from the host if the tracker returns one): "
-     "6 -> 0 per frame"),
+    ("masktrack_d2/modeling/postprocessing.py", "keep = torch.nonzero(boxes.nonempty())",
+     "frame_postprocess: the boxes left non-empty by clipping at the original size, as a "
+     "long index (detectron2's detector_postprocess: a finite-check read and one boolean "
+     "indexing per field)",
+     "only when a box is empty (none in this run)",
+     "keep empty boxes with empty masks, or drop them in the output thread: 1 -> 0"),
     ("masktrack_d2/modeling/track_results.py", "ids = to_numpy(track_ids)",
      "add_frame: the track ids to the host (D2H)",
      "yes, but they were on the host in the tracker already",
@@ -258,10 +224,6 @@ OWN_NOTES = [
     ("masktrack_d2/modeling/track_results.py", "torch.as_tensor(keep, device=masks.device)",
      "add_frame with some ids < 0 (never from MaskTrackRCNN): the kept rows to the device",
      "no", "not on MaskTrackRCNN's path"),
-    ("masktrack_d2/modeling/poolers.py", "nonzero_tuple(levels == level)",
-     "MMDetLevelROIPooler (MODEL.ROI_LEVEL_MAPPING mmdet): the boxes of each FPN level",
-     "yes (the sizes of the per-level RoIAlign calls)",
-     "a sort by level and one read of the level counts: 4 -> 1 per call"),
 ]
 
 
@@ -350,6 +312,38 @@ def _step_recorder(tracker, state):
     return restore
 
 
+def _host_copy_emulation(model):
+    """What ``instances_to_host`` does with a frame's results on CUDA, for both passes:
+    non-blocking copies into pinned memory and an event record, none of which waits for the
+    device (the output worker waits, in its own thread). Here: host clones made unseen by the
+    tracer and the profiler. The output worker is turned off so that ``add_frame`` still marks
+    the end of each frame in this thread; it reads the host copies, which waits for nothing."""
+    import torch
+
+    import masktrack_d2.modeling.meta_arch as meta_arch
+    from detectron2.structures import Boxes, Instances
+
+    orig, worker = meta_arch.instances_to_host, model.output_worker
+
+    def emulated(instances):
+        with torch._C.DisableTorchFunction(), torch.profiler.record_function(BOOKKEEPING):
+            host = Instances(instances.image_size)
+            for name, v in instances.get_fields().items():
+                if isinstance(v, Boxes):
+                    v = Boxes(v.tensor.clone())
+                elif isinstance(v, torch.Tensor):
+                    v = v.clone()
+                host.set(name, v)
+        return host, lambda: None
+
+    meta_arch.instances_to_host, model.output_worker = emulated, False
+
+    def restore():
+        meta_arch.instances_to_host, model.output_worker = orig, worker
+
+    return restore
+
+
 def _cuda_branches():
     """For the profiled pass (no SyncTracer): detectron2's ``paste_masks_in_image`` and
     torchvision's ``batched_nms``, the two functions on this path that branch on the device
@@ -414,7 +408,7 @@ def run(args):
     state = {"tracer": None, "snaps": [], "steps": []}
     nms_log = {"on": False, "calls": []}
     restore = [_frame_recorder(state), _nms_recorder(nms_log),
-               _step_recorder(model.tracker, state)]
+               _step_recorder(model.tracker, state), _host_copy_emulation(model)]
     rows = []
     try:
         for dets in args.dets:
@@ -680,7 +674,10 @@ def write(args, info, rows, cpu_path, summ):
         f"with TEST.FRAMES_PER_BATCH K = {', '.join(str(k) for k in args.ks)}. With random "
         "weights the first frame starts a track per detection and later frames' detections "
         "mostly compete for the same few tracks (per-frame table): the sync count does not "
-        "depend on how many are kept.",
+        "depend on how many are kept. A frame's results reach the host as on CUDA with "
+        "TEST.OUTPUT_WORKER: copies that wait for nothing in the model's thread (emulated by "
+        "host clones the counters do not see; the output worker is off so that `add_frame` "
+        "still ends each frame in this thread).",
         "",
         "Two passes per run (details in the script's docstring): the **CUDA view** "
         "(`benchlib/syncs.py`'s `SyncTracer` with `fake_cuda`: the model's tensors report "

@@ -6,12 +6,12 @@ import torch
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
-from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import ImageList, Instances
 
 from ..utils.background import OrderedWorker
 from ..utils.host_copy import instances_to_host
 from .box_regression import set_box_delta_clamp
+from .postprocessing import frame_postprocess
 from .track_results import VideoTrackResults
 from .tracker import MaskTrackTracker
 
@@ -174,12 +174,12 @@ class MaskTrackRCNN(GeneralizedRCNN):
         for det, emb, frame_idx in zip(dets, embeds, frame_indices):
             ids = self.tracker.step(frame_idx, det.pred_boxes.tensor, det.scores,
                                     det.pred_classes, emb)
-            keep = ids >= 0
+            keep = torch.nonzero(ids >= 0)[:, 0]  # one read; a bool mask reads per field
             det = det[keep]
             det.pred_track_ids = ids[keep]
             kept.append(det)
         # Masks only for the detections that survive tracking: the same output as masking all
         # and filtering, for less work.
         kept = self.roi_heads.forward_with_given_boxes(features, kept)
-        return [detector_postprocess(det, frame.get("height", size[0]), frame.get("width", size[1]))
+        return [frame_postprocess(det, frame.get("height", size[0]), frame.get("width", size[1]))
                 for det, frame, size in zip(kept, frames, images.image_sizes)]

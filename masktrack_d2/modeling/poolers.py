@@ -54,7 +54,9 @@ class LevelROIPooler(ROIPooler):
         out = x[0].new_zeros((boxes.shape[0], x[0].shape[1]) + tuple(self.output_size))
         # a stable sort keeps each level's boxes in their order, as nonzero() lists them
         order = torch.argsort(levels, stable=True)
-        counts = torch.bincount(levels, minlength=len(self.level_poolers)).tolist()
+        # (bincount would read the largest level first: a second sync on a GPU)
+        level_ids = torch.arange(len(self.level_poolers), device=levels.device)
+        counts = (levels[None, :] == level_ids[:, None]).sum(dim=1).tolist()
         start = 0
         for level, (pooler, n) in enumerate(zip(self.level_poolers, counts)):
             # every level is pooled, even for no box, as detectron2 does: each map stays in
