@@ -537,8 +537,8 @@ def conclusions(rows, summ):
         "mask indexing, one `nms` per image, whose CUDA op ends in a `masked_select`, "
         "and torchvision's `torch.tensor(1).to(boxes)` in the batched-NMS offset).",
         f"* Per step (fixed): {lst(per_step, 'syncs_per_step')}: the RoI pooler "
-        "(4 levels x `nonzero` + `as_tensor(sizes, device=)` + `repeat_interleave` per "
-        "call, 4 calls: box, mask, track key, track reference), and loss logging "
+        "(masktrack_d2's LevelROIPooler: one read of the per-level box counts per call, "
+        "4 calls: box, mask, track key, track reference), and loss logging "
         "(`.item()`/`nonzero().numel()` for the RPN, box and mask statistics).",
         f"* masktrack_d2's share: {_n(own_step)} per step + {_n(own_pair)} per pair (per "
         f"pair: {lst([d for d in own if d['syncs_per_pair'] >= 0.5], 'syncs_per_pair')}; "
