@@ -83,8 +83,8 @@ EMBED = "track embeddings: RoI pool, FCs"
 TRACKER = "tracker.step"
 KEEP = "keep mask: det[ids >= 0]"
 MASK = "mask head: RoI pool, FCN"
-POST = "detector_postprocess: scale, clip, nonempty filter"
-PASTE = "detector_postprocess: paste masks"
+POST = "frame_postprocess: scale, clip, nonempty filter"
+PASTE = "frame_postprocess: paste masks (detectron2's paste_masks_in_image)"
 RESULTS = "results: masks to the host, RLE (add_frame)"
 #: (path part, function or None, stage), first match from the innermost project frame
 #: outward; stage None: a helper, look at its caller. Files without a rule (layers/ but
@@ -98,6 +98,9 @@ STAGE_RULES = [
     ("masktrack_d2/modeling/matching.py", None, TRACKER),
     ("layers/mask_ops.py", None, PASTE),
     ("modeling/postprocessing.py", "detector_postprocess", POST),
+    ("masktrack_d2/modeling/postprocessing.py", "frame_postprocess", POST),
+    ("masktrack_d2/modeling/box_inference.py", None, BOX_INF),
+    ("masktrack_d2/modeling/roi_heads.py", "detect", BOX),
     ("roi_heads/mask_head.py", None, MASK),
     ("roi_heads/roi_heads.py", "_forward_mask", MASK),
     ("roi_heads/roi_heads.py", "forward_with_given_boxes", MASK),
@@ -125,7 +128,9 @@ STAGE_ORDER = [PRE, BACKBONE, RPN_HEAD, RPN_PROPOSALS, BOX, BOX_INF, EMBED, TRAC
                MASK, POST, PASTE, RESULTS]
 #: stages whose syncs masktrack_d2 code issues, or decides by calling a detectron2 function
 #: (the embeddings: a second pass of the box pooler)
-OWN_STAGES = {EMBED, TRACKER, KEEP, RESULTS, "masktrack_d2, other"}
+#: stages whose syncs masktrack_d2's code decides (the box inference and the post-processing
+#: are its own, with detectron2's outputs; the poolers too, counted with their heads)
+OWN_STAGES = {BOX_INF, EMBED, TRACKER, KEEP, POST, RESULTS, "masktrack_d2, other"}
 
 
 def stage_of(frames):
@@ -162,16 +167,17 @@ OWN_NOTES = [
      "a masktrack_d2 RPN whose proposal selection skips the finite checks, drops empty "
      "boxes by setting their score to -inf (no indexing) and computes the level offset on "
      "the device: 5 (+3) -> 1 per image (the nms)"),
-    ("masktrack_d2/modeling/roi_heads.py", "detections = self._forward_box(features, proposals)",
-     "detectron2's box head: its RoI pooler (per chunk: 4 per-level nonzeros, the box "
-     "counts as a device tensor, a repeat_interleave) and per image in "
-     "`fast_rcnn_inference_single_image` `if not valid_mask.all()`, `clip`'s `assert`, the "
-     "score filter's nonzero + 2 bool-mask indexings, the NMS offset copy and the nms",
-     "the nms and the pooled features; the checks and the filter's index are not",
-     "override the box predictor's inference in masktrack_d2: no finite checks, scores "
-     "below SCORE_THRESH set to -inf instead of filtered out (the number left is read with "
-     "the tracker's one D2H), offsets on the device: 7 -> 1 per image; the pooler as for "
-     "the embeddings"),
+    ("masktrack_d2/modeling/box_inference.py", "inds = ((scores > score_thresh) & valid[:, None]).nonzero()",
+     "box_inference (per image): the (row, class) candidates above the score threshold, "
+     "the finite check folded in (detectron2's fast_rcnn_inference_single_image: a finite "
+     "check, the clip's `assert`, this nonzero and two boolean indexings)",
+     "yes: the number of candidates sizes the NMS",
+     "a fixed-size candidate set (scores below the threshold set to -inf, top-k before NMS) "
+     "would change which boxes NMS sees: not the reference's output"),
+    ("masktrack_d2/modeling/box_inference.py", "return nms(boxes + offsets[:, None]",
+     "box_inference's per-class NMS (offsets made on the device; torchvision copies a host "
+     "scalar there first): the CUDA nms reads its kept count",
+     "yes: the kept detections", "none short of a fixed-size NMS"),
     ("masktrack_d2/modeling/poolers.py", "counts = (levels[None, :] == level_ids[:, None])",
      "LevelROIPooler (box head, track embeddings, mask head: 3 calls per chunk): one read "
      "of the per-level box counts after a sort by level; the batch index comes from the "

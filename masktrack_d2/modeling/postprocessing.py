@@ -9,6 +9,8 @@ import torch
 
 from detectron2.structures import Instances, ROIMasks
 
+from .box_inference import clip_boxes
+
 __all__ = ["frame_postprocess"]
 
 
@@ -29,10 +31,7 @@ def frame_postprocess(results: Instances, output_height: int, output_width: int,
     results = Instances((output_height, output_width), **results.get_fields())
     boxes = results.pred_boxes
     boxes.scale(scale_x, scale_y)
-    h, w = results.image_size
-    x1, y1, x2, y2 = boxes.tensor.unbind(dim=1)
-    boxes.tensor = torch.stack((x1.clamp(min=0, max=w), y1.clamp(min=0, max=h),
-                                x2.clamp(min=0, max=w), y2.clamp(min=0, max=h)), dim=-1)
+    boxes.tensor = clip_boxes(boxes.tensor, results.image_size)
     keep = torch.nonzero(boxes.nonempty())[:, 0]  # the one read
     if keep.numel() != len(results):
         results = results[keep]

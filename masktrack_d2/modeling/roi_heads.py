@@ -11,6 +11,7 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import get_event_storage
 
 from .box_regression import set_box_delta_clamp
+from .box_inference import box_inference
 from .poolers import build_level_pooler
 from .track_head import build_track_head, match_loss, match_targets
 
@@ -71,11 +72,33 @@ class MaskTrackROIHeads(StandardROIHeads):
         x = self.box_pooler([features[f] for f in self.box_in_features], boxes)
         return self.track_head(x)
 
+    def detect(self, features: Dict[str, torch.Tensor], proposals: List[Instances]
+               ) -> List[Instances]:
+        """
+        The inference box step: box head, score threshold, per-class NMS, top-k
+        (:func:`.box_inference.box_inference`: detectron2's detections with fewer device reads).
+
+        Args:
+            features: FPN maps of a batch of N images.
+            proposals: per image, the RPN's proposals.
+        Returns:
+            per image, Instances in network-input coordinates with pred_boxes, scores and
+            pred_classes.
+        """
+        pooled = self.box_pooler([features[f] for f in self.box_in_features],
+                                 [p.proposal_boxes for p in proposals])
+        predictions = self.box_predictor(self.box_head(pooled))
+        pred = self.box_predictor
+        return [box_inference(boxes, scores, p.image_size, pred.test_score_thresh,
+                              pred.test_nms_thresh, pred.test_topk_per_image)
+                for boxes, scores, p in zip(pred.predict_boxes(predictions, proposals),
+                                            pred.predict_probs(predictions, proposals),
+                                            proposals)]
+
     def detect_and_embed(self, features: Dict[str, torch.Tensor], proposals: List[Instances]
                          ) -> Tuple[List[Instances], List[torch.Tensor]]:
         """
-        The inference box step (box head, score threshold, per-class NMS, top-k) followed by
-        the track head at the final boxes.
+        :meth:`detect` followed by the track head at the final boxes.
 
         Args:
             features: FPN maps of a batch of N images.
@@ -86,7 +109,7 @@ class MaskTrackROIHeads(StandardROIHeads):
             of those detections, row i for detection i.
         """
         assert not self.training, "detect_and_embed is an inference step"
-        detections = self._forward_box(features, proposals)
+        detections = self.detect(features, proposals)
         embeds = self.embed(features, [d.pred_boxes for d in detections])
         return detections, list(embeds.split([len(d) for d in detections]))
 
