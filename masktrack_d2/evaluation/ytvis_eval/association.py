@@ -19,7 +19,7 @@ Ties matter: the per-frame assignments (HOTA, CLEAR) are solved with scipy's
 resolve the same way.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -213,10 +213,14 @@ def _identity_combine(parts: Sequence[Dict]) -> Dict:
 # ------------------------------------------------------------------------------------------
 # CLEAR
 # ------------------------------------------------------------------------------------------
-def clear_sequence(seq: TrackSequence, threshold: float = MATCH_THRESHOLD) -> Dict:
+def clear_sequence(seq: TrackSequence, threshold: float = MATCH_THRESHOLD,
+                   switches: Optional[List[Tuple[int, int, int]]] = None) -> Dict:
     """CLEAR MOT counts (TP, FN, FP, ID switches, fragmentations, mostly tracked / lost) and
     MOTA / MOTP for one sequence. Frames are matched one by one, keeping last frame's pairs
-    where they still overlap by >= threshold, then maximising IoU."""
+    where they still overlap by >= threshold, then maximising IoU.
+
+    If ``switches`` is a list, each ID switch is appended to it as ``(frame index, GT id,
+    predicted id it switched to)``."""
     res = {k: 0 for k in CLEAR_COUNT_FIELDS + CLEAR_RATIO_FIELDS}
     n_gt_dets, n_pred_dets = seq.num_gt_dets, seq.num_pred_dets
     if n_pred_dets == 0:
@@ -233,7 +237,7 @@ def clear_sequence(seq: TrackSequence, threshold: float = MATCH_THRESHOLD) -> Di
     last_pred = np.full(n_ids, np.nan)  # last prediction matched to each GT id (ever)
     prev_pred = np.full(n_ids, np.nan)  # prediction matched to each GT id in the last frame
     motp_sum = 0.0
-    for g, p, sim in zip(seq.gt_ids, seq.pred_ids, seq.similarity):
+    for frame, (g, p, sim) in enumerate(zip(seq.gt_ids, seq.pred_ids, seq.similarity)):
         if len(g) == 0:
             res["CLR_FP"] += len(p)
             continue
@@ -249,7 +253,11 @@ def clear_sequence(seq: TrackSequence, threshold: float = MATCH_THRESHOLD) -> Di
         m_gt, m_pred = g[rows], p[cols]
 
         before = last_pred[m_gt]
-        res["IDSW"] += int(np.sum(~np.isnan(before) & (m_pred != before)))
+        switched = ~np.isnan(before) & (m_pred != before)
+        res["IDSW"] += int(np.sum(switched))
+        if switches is not None:
+            switches.extend((frame, int(a), int(b)) for a, b in zip(m_gt[switched],
+                                                                    m_pred[switched]))
         gt_count[g] += 1
         gt_matched[m_gt] += 1
         was_untracked = np.isnan(prev_pred)

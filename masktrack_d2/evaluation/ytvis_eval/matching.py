@@ -1,7 +1,7 @@
 """Matching of results to ground truth per (video, category), and accumulation into
 precision / recall (COCO rules applied to tracks; docs/evaluation.md, "Matching" and
 "Accumulation")."""
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -10,15 +10,18 @@ def greedy_match(ious: np.ndarray, gt_ignore: List[bool], gt_crowd: List[bool],
                   gt_nonzero_id: List[bool], thresholds: np.ndarray):
     """COCO greedy matching of score-sorted results to GT sorted with ignored GT last.
 
-    Returns (matched, ignored), both (T, D) bool: ``matched`` = matched to a GT with a nonzero
-    id (what the official dtMatches array says), ``ignored`` = matched to an ignored GT.
+    Returns (matched, ignored, gt_index): ``matched`` and ``ignored`` (T, D) bool, ``matched``
+    = matched to a GT with a nonzero id (what the official dtMatches array says), ``ignored``
+    = matched to an ignored GT; ``gt_index`` (T, D) int64, the column of the GT each result
+    was matched to (-1: none).
     """
     D, G = ious.shape
     T = len(thresholds)
     matched = np.zeros((T, D), dtype=bool)
     ignored = np.zeros((T, D), dtype=bool)
+    gt_index = np.full((T, D), -1, dtype=np.int64)
     if D == 0 or G == 0 or ious.max() < min(thresholds.min(), 1 - 1e-10):
-        return matched, ignored  # no IoU reaches the lowest threshold: nothing matches
+        return matched, ignored, gt_index  # no IoU reaches the lowest threshold
     rows = ious.tolist()
     row_max = ious.max(axis=1).tolist()
     for t, thr in enumerate(thresholds.tolist()):
@@ -42,23 +45,26 @@ def greedy_match(ious: np.ndarray, gt_ignore: List[bool], gt_crowd: List[bool],
                 taken[m] = True
                 ignored[t, d] = gt_ignore[m]
                 matched[t, d] = gt_nonzero_id[m]
-    return matched, ignored
+                gt_index[t, d] = m
+    return matched, ignored, gt_index
 
 
 class GroupResult:
     """Matching of one (video, category) in one area range, as the accumulation needs it."""
 
-    __slots__ = ("scores", "matched", "ignored", "n_gt")
+    __slots__ = ("scores", "matched", "ignored", "n_gt", "gt_index")
 
-    def __init__(self, scores, matched, ignored, n_gt):
+    def __init__(self, scores, matched, ignored, n_gt, gt_index=None):
         self.scores = scores  # (D,) float64, sorted descending (stable)
         self.matched = matched  # (T, D) bool
         self.ignored = ignored  # (T, D) bool
         self.n_gt = n_gt  # non-ignored GT
+        self.gt_index = gt_index  # (T, D) int64: the group's GT (json order) matched, -1 none
 
 
 def match_group(ious: np.ndarray, gts: Sequence, scores: np.ndarray, dt_areas: np.ndarray,
-                area_ranges, iou_thresholds: np.ndarray) -> List[GroupResult]:
+                area_ranges, iou_thresholds: np.ndarray,
+                gt_sizes: Optional[Sequence[float]] = None) -> List[GroupResult]:
     """Matching of one (video, category) in every area range.
 
     Args:
@@ -69,6 +75,9 @@ def match_group(ious: np.ndarray, gts: Sequence, scores: np.ndarray, dt_areas: n
         dt_areas: (D,) result areas (mean over frames with a non-empty mask).
         area_ranges: ``(label, lo, hi)`` per area range.
         iou_thresholds: (T,) thresholds.
+        gt_sizes: (G,) what ``area_ranges`` bound on the GT side; default the GT areas
+            (``avg_area``). With ``dt_areas`` and the ranges, any other size works the same
+            way (the error analysis ranges tracks by temporal length).
 
     Returns:
         one :class:`GroupResult` per area range.
@@ -78,28 +87,33 @@ def match_group(ious: np.ndarray, gts: Sequence, scores: np.ndarray, dt_areas: n
         matched = np.zeros((T, len(scores)), dtype=bool)
         lo, hi = np.array([[r[1]] for r in area_ranges]), np.array([[r[2]] for r in area_ranges])
         outside = ((dt_areas[None, :] < lo) | (dt_areas[None, :] > hi)).repeat(T, axis=0)
-        return [GroupResult(scores, matched, outside[a * T:(a + 1) * T], 0)
+        gt_index = np.full((T, len(scores)), -1, dtype=np.int64)
+        return [GroupResult(scores, matched, outside[a * T:(a + 1) * T], 0, gt_index)
                 for a in range(len(area_ranges))]
+    if gt_sizes is None:
+        gt_sizes = [g.avg_area for g in gts]
     out, cache = [], {}
     # pairs not measured (NaN) are below the lowest threshold: any such value will do
     ious_for_matching = np.where(ious == ious, ious, 0.0) if ious.size else ious
     for _, lo, hi in area_ranges:
         # GT outside the range is ignored (docs/evaluation.md, "Area ranges")
-        gt_ignore = tuple(bool(g.ignore or g.avg_area < lo or g.avg_area > hi) for g in gts)
+        gt_ignore = tuple(bool(g.ignore or s < lo or s > hi) for g, s in zip(gts, gt_sizes))
         hit = cache.get(gt_ignore)  # area ranges often ignore the same GT: match once
         if hit is None:
             # ignored GT moved last, stably (sorted() is stable)
             order = sorted(range(len(gts)), key=gt_ignore.__getitem__)
-            matched, ignored = greedy_match(
+            matched, ignored, col = greedy_match(
                 ious_for_matching[:, order], [gt_ignore[j] for j in order],
                 [gts[j].crowd for j in order], [gts[j].id != 0 for j in order],
                 iou_thresholds)
-            hit = cache[gt_ignore] = (matched, ignored, len(gts) - sum(gt_ignore))
-        matched, ignored, n_gt = hit
+            gt_index = np.where(col >= 0, np.asarray(order, dtype=np.int64)[col], -1)
+            hit = cache[gt_ignore] = (matched, ignored, len(gts) - sum(gt_ignore), gt_index)
+        matched, ignored, n_gt, gt_index = hit
         # unmatched results outside the range are ignored; matched ones count whatever
         # their own area
         outside = (dt_areas < lo) | (dt_areas > hi)
-        out.append(GroupResult(scores, matched, ignored | (~matched & outside[None, :]), n_gt))
+        out.append(GroupResult(scores, matched, ignored | (~matched & outside[None, :]), n_gt,
+                               gt_index))
     return out
 
 

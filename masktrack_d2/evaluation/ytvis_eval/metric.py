@@ -23,6 +23,24 @@ _MIN_VIDEOS_PER_WORKER = 32
 _FORKED_EVAL = None  # the YTVISEval a forked worker scores (set around the pool)
 
 
+def top_results(dts: List[Dict[str, Any]], max_det: int) -> Tuple[List[Dict[str, Any]],
+                                                                  np.ndarray]:
+    """The results of one (video, category) the metric scores: the ``max_det`` highest
+    scores, in score order (a stable sort: ties keep the results order), and their (D,)
+    float64 scores."""
+    scores = np.array([d["score"] for d in dts], dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")[:max_det]
+    return [dts[i] for i in order], scores[order]
+
+
+def mean_precision(precision: np.ndarray) -> float:
+    """The mean of the defined entries (> -1) of a slice of :attr:`YTVISEval.precision`:
+    AP over whatever thresholds, recall points and categories it holds; -1 if none is
+    defined (no GT in that setting)."""
+    valid = precision[precision > -1]
+    return float(np.mean(valid)) if valid.size else -1.0
+
+
 def _score_videos_in_worker(jobs):
     with gc_paused():
         return [_FORKED_EVAL._score_video(vid, cats) for vid, cats in jobs]
@@ -156,12 +174,8 @@ class YTVISEval:
         gt, max_det = self.gt, self.max_dets[-1]
         groups = []  # (cat, gts, dts, scores)
         for cat in cats:
-            dts = self._dt_groups.get((vid, cat), [])
-            scores = np.array([d["score"] for d in dts], dtype=np.float64)
-            # stable sort by score (ties keep results order), top 100
-            order = np.argsort(-scores, kind="mergesort")[:max_det]
-            groups.append((cat, gt.tracks.get((vid, cat), []), [dts[i] for i in order],
-                           scores[order]))
+            dts, scores = top_results(self._dt_groups.get((vid, cat), []), max_det)
+            groups.append((cat, gt.tracks.get((vid, cat), []), dts, scores))
         t0, c0 = time.perf_counter(), time.process_time()
         group_ious, dt_areas = self._video_ious(vid, groups)
         t_wall, t_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -239,8 +253,7 @@ class YTVISEval:
             if iou_thr is not None:
                 s = s[np.where(iou_thr == self.iou_thresholds)[0]]
             s = s[:, :, a, m]
-        valid = s[s > -1]
-        return float(np.mean(valid)) if valid.size else -1.0
+        return mean_precision(s)
 
     def summarize(self) -> Dict[str, float]:
         """The official 12 numbers (fractions, -1 where undefined) as a dict; also ``.stats``."""
@@ -269,11 +282,20 @@ class YTVISEval:
         """AP@[.5:.95] (area all, maxDets 100) per category name; -1 for a category without GT."""
         if self.precision is None:
             raise RuntimeError("run accumulate() first")
+        return {name: values["AP"] for name, values in self.per_category_stats().items()}
+
+    def per_category_stats(self) -> Dict[str, Dict[str, float]]:
+        """``{category name: {"AP", "AP50", "AP75"}}`` (area all, maxDets 100); -1 for a
+        category without GT."""
+        if self.precision is None:
+            raise RuntimeError("run accumulate() first")
+        t50, t75 = (int(np.flatnonzero(self.iou_thresholds == t)[0]) for t in (0.5, 0.75))
         out = {}
         for k, cat in enumerate(self.gt.category_ids):
             s = self.precision[:, :, k, 0, -1]
-            valid = s[s > -1]
-            out[self.gt.category_name(cat)] = float(np.mean(valid)) if valid.size else -1.0
+            out[self.gt.category_name(cat)] = {
+                "AP": mean_precision(s), "AP50": mean_precision(s[t50]),
+                "AP75": mean_precision(s[t75])}
         return out
 
 

@@ -52,9 +52,11 @@ def _presence(seqs, num_frames: int) -> np.ndarray:
     return out
 
 
-def _sequence(gt_tracks, preds, num_frames: int, video_id) -> A.TrackSequence:
+def _sequence(gt_tracks, preds, num_frames: int, video_id
+              ) -> Tuple[A.TrackSequence, np.ndarray, np.ndarray]:
     """The TrackSequence of one video and category: GT ``gt_tracks`` (json order) against
-    predictions ``preds`` (file order)."""
+    predictions ``preds`` (file order); and the sequence's id of each GT track and each
+    prediction (-1: never present)."""
     gt_rles = [t.rles for t in gt_tracks]
     pred_rles = [p["segmentations"] for p in preds]
     gt_present, pred_present = _presence(gt_rles, num_frames), _presence(pred_rles, num_frames)
@@ -85,12 +87,13 @@ def _sequence(gt_tracks, preds, num_frames: int, video_id) -> A.TrackSequence:
         gt_ids.append(gt_new[gi])
         pred_ids.append(pred_new[pi])
         sims.append(sim)
-    return A.TrackSequence(gt_ids, pred_ids, sims, len(gt_alive), len(pred_alive))
+    seq = A.TrackSequence(gt_ids, pred_ids, sims, len(gt_alive), len(pred_alive))
+    return seq, gt_new, pred_new
 
 
-def _video_scores(video: VideoTracks, category_ids, min_score: Optional[float]
-                  ) -> Dict[Any, Dict[str, Dict]]:
-    """{category id: scores} for the categories with GT or predictions in the video."""
+def _video_sequences(video: VideoTracks, category_ids, min_score: Optional[float]):
+    """Per category with GT or predictions in the video: (category id, GT tracks,
+    predictions, TrackSequence, GT ids, prediction ids) (see :func:`_sequence`)."""
     gt_by_cat, pred_by_cat = defaultdict(list), defaultdict(list)
     for t in video.gt:
         gt_by_cat[t.category_id].append(t)
@@ -101,12 +104,32 @@ def _video_scores(video: VideoTracks, category_ids, min_score: Optional[float]
     if num_frames is None:
         num_frames = max([len(t.rles) for t in video.gt]
                          + [len(p["segmentations"]) for p in video.predictions] + [0])
-    out = {}
     for cat in category_ids:
         if cat in gt_by_cat or cat in pred_by_cat:
-            seq = _sequence(gt_by_cat.get(cat, []), pred_by_cat.get(cat, []), num_frames,
-                            video.video_id)
-            out[cat] = A.score_sequence(seq)
+            gts, preds = gt_by_cat.get(cat, []), pred_by_cat.get(cat, [])
+            yield (cat, gts, preds) + _sequence(gts, preds, num_frames, video.video_id)
+
+
+def _video_scores(video: VideoTracks, category_ids, min_score: Optional[float]
+                  ) -> Dict[Any, Dict[str, Dict]]:
+    """{category id: scores} for the categories with GT or predictions in the video."""
+    return {cat: A.score_sequence(seq)
+            for cat, _, _, seq, _, _ in _video_sequences(video, category_ids, min_score)}
+
+
+def identity_switches(video: VideoTracks, category_ids, min_score: Optional[float] = None
+                      ) -> List[Tuple[int, Any, int]]:
+    """The ID switches CLEAR counts in one video: ``(frame index, GT annotation id, index in
+    video.predictions of the prediction it switched to)``, frames ascending per category."""
+    out = []
+    for _, gts, preds, seq, gt_new, pred_new in _video_sequences(video, category_ids,
+                                                                  min_score):
+        events: List[Tuple[int, int, int]] = []
+        A.clear_sequence(seq, switches=events)
+        gt_of = {int(n): gts[i].id for i, n in enumerate(gt_new) if n >= 0}
+        pred_of = {int(n): preds[i] for i, n in enumerate(pred_new) if n >= 0}
+        index = {id(p): i for i, p in enumerate(video.predictions)}
+        out.extend((frame, gt_of[g], index[id(pred_of[p])]) for frame, g, p in events)
     return out
 
 
@@ -130,15 +153,28 @@ def evaluate_track_metrics(gt, results, strict: bool = True,
     Raises:
         GroundTruthFormatError, ResultsFormatError: bad input (file, video and field named).
     """
+    return evaluate_track_metrics_by_video(gt, results, strict, min_score)[0]
+
+
+def evaluate_track_metrics_by_video(gt, results, strict: bool = True,
+                                    min_score: Optional[float] = None
+                                    ) -> Tuple[Dict[str, Dict[str, Dict]], Dict[Any, Dict]]:
+    """:func:`evaluate_track_metrics`, and per video its categories pooled:
+    ``{video id: {"HOTA": ..., "Identity": ..., "CLEAR": ...}}`` (every video of the ground
+    truth; a video without GT or predictions scores as an empty sequence)."""
     tic = time.perf_counter()
     with gc_paused():
         gt = load_ytvis_gt(gt, strict=strict)
         videos = video_tracks(gt, results, strict=strict)
         parsed = time.perf_counter()
         per_cat: Dict[Any, List[Dict]] = {c: [] for c in gt.category_ids}
-        for video in videos.values():
-            for cat, scores in _video_scores(video, gt.category_ids, min_score).items():
+        per_video: Dict[Any, Dict] = {}
+        for vid, video in videos.items():
+            scores_by_cat = _video_scores(video, gt.category_ids, min_score)
+            for cat, scores in scores_by_cat.items():
                 per_cat[cat].append(scores)
+            per_video[vid] = A.combine(list(scores_by_cat.values())
+                                       or [A.empty_sequence_scores()])
         out = {}
         for cat in gt.category_ids:
             parts = per_cat[cat] or [A.empty_sequence_scores()]
@@ -148,7 +184,7 @@ def evaluate_track_metrics(gt, results, strict: bool = True,
         out["cls_comb_det_av"] = A.combine(classes)
     logger.info("track metrics: input %.2fs, scoring %.2fs", parsed - tic,
                 time.perf_counter() - parsed)
-    return out
+    return out, per_video
 
 
 def summarize(scores: Mapping[str, Dict]) -> Dict[str, float]:
