@@ -134,4 +134,8 @@ def add_masktrack_config(cfg):
     _C.TEST.SUBMISSION_NAME = "submission_file.zip"
     # Also report association metrics (HOTA, AssA, IDF1, ID switches, ...) beside AP.
     _C.TEST.TRACK_METRICS = False
+    # Also write the evaluation report (index.html + figures: per-category AP and HOTA, TIVE's
+    # error breakdown, AP over temporal length, videos from worst to best, frame strips of
+    # the worst ones) to a folder "report" beside results.json.
+    _C.TEST.REPORT = False
 

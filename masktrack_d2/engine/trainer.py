@@ -81,6 +81,7 @@ class MaskTrackTrainer(DefaultTrainer):
         return YTVISEvaluator(dataset_name, output_dir=output_folder,
                               submission_name=cfg.TEST.SUBMISSION_NAME,
                               track_metrics=cfg.TEST.TRACK_METRICS,
+                              report=cfg.TEST.REPORT,
                               num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES)
 
     @classmethod

@@ -51,6 +51,10 @@ class YTVISEvaluator(DatasetEvaluator):
     CLR_FN; TrackEval's YouTube-VIS conventions) under the key ``"track"``: ratios in percent,
     counts as numbers.
 
+    With ``report=True`` (config ``TEST.REPORT``) it also writes the evaluation report
+    (:mod:`masktrack_d2.evaluation.report`) to ``<output_dir>/report/index.html``, with frame
+    strips of the worst videos read from the data set's ``image_root``.
+
     With ``num_classes`` (the trainer passes ``MODEL.ROI_HEADS.NUM_CLASSES``) it checks when it
     is built that the model's labels fit the data set's categories, so that a wrong config
     fails before inference instead of after it.
@@ -58,7 +62,7 @@ class YTVISEvaluator(DatasetEvaluator):
 
     def __init__(self, dataset_name: str, output_dir: str = None, distributed: bool = True,
                  submission_name: str = "submission_file.zip", track_metrics: bool = False,
-                 num_classes: Optional[int] = None):
+                 num_classes: Optional[int] = None, report: bool = False):
         if num_classes is not None:  # a label space that does not fit fails before inference
             check_num_classes(num_classes, dataset_name)
         self._dataset_name = dataset_name
@@ -66,6 +70,9 @@ class YTVISEvaluator(DatasetEvaluator):
         self._distributed = distributed
         self._submission_name = submission_name
         self._track_metrics = track_metrics
+        self._report = report
+        if report and not output_dir:
+            raise ValueError(f"{dataset_name}: the report (TEST.REPORT) needs an output_dir")
         self._json_file = MetadataCatalog.get(dataset_name).json_file
         self.reset()
 
@@ -127,8 +134,9 @@ class YTVISEvaluator(DatasetEvaluator):
             return {}
         gt = YTVISGroundTruth(gt, source=self._json_file)
         self._check_coverage(gt, video_ids)
+        results_path = os.path.join(output_dir, "results.json") if output_dir else None
         if output_dir:
-            with atomic_write(os.path.join(output_dir, "results.json")) as f:
+            with atomic_write(results_path) as f:
                 json.dump(predictions, f)
         ev = YTVISEval(gt, predictions)
         ev.evaluate()
@@ -144,4 +152,13 @@ class YTVISEvaluator(DatasetEvaluator):
                         + format_track_table(track, per_category=True))
             out["track"] = {k: (v if k in COUNT_KEYS else 100 * v) for k, v in track.items()
                             if not isinstance(v, dict)}
+        if self._report:
+            from .report import build_report
+
+            report_dir = os.path.join(output_dir, "report")
+            build_report(gt, results_path, report_dir,
+                         image_root=getattr(MetadataCatalog.get(self._dataset_name),
+                                            "image_root", None))
+            logger.info(f"Evaluation report of {self._dataset_name}: "
+                        f"{os.path.join(report_dir, 'index.html')}")
         return out

@@ -157,15 +157,20 @@ def evaluate_track_metrics(gt, results, strict: bool = True,
 
 
 def evaluate_track_metrics_by_video(gt, results, strict: bool = True,
-                                    min_score: Optional[float] = None
+                                    min_score: Optional[float] = None,
+                                    videos: Optional[Dict[Any, VideoTracks]] = None
                                     ) -> Tuple[Dict[str, Dict[str, Dict]], Dict[Any, Dict]]:
     """:func:`evaluate_track_metrics`, and per video its categories pooled:
     ``{video id: {"HOTA": ..., "Identity": ..., "CLEAR": ...}}`` (every video of the ground
-    truth; a video without GT or predictions scores as an empty sequence)."""
+    truth; a video without GT or predictions scores as an empty sequence).
+
+    ``videos``: :func:`video_tracks` of ``gt`` and ``results`` if already made (``results``
+    is then not read)."""
     tic = time.perf_counter()
     with gc_paused():
         gt = load_ytvis_gt(gt, strict=strict)
-        videos = video_tracks(gt, results, strict=strict)
+        if videos is None:
+            videos = video_tracks(gt, results, strict=strict)
         parsed = time.perf_counter()
         per_cat: Dict[Any, List[Dict]] = {c: [] for c in gt.category_ids}
         per_video: Dict[Any, Dict] = {}

@@ -39,13 +39,16 @@ class VideoTracks:
     predictions: List[Dict[str, Any]] = field(default_factory=list)
 
 
-def video_tracks(gt, results, strict: bool = True) -> Dict[Any, VideoTracks]:
+def video_tracks(gt, results, strict: bool = True, validated: bool = False
+                 ) -> Dict[Any, VideoTracks]:
     """Parse and validate ground truth and results once, grouped per video.
 
     Args:
         gt: annotation json path, dict or :class:`YTVISGroundTruth`.
         results: results json path or list.
         strict: see :func:`validate_results`.
+        validated: ``results`` is a list :func:`validate_results` returned for this ``gt``
+            (e.g. :attr:`YTVISEval.results`): it is not checked again.
 
     Returns:
         ``{video_id: VideoTracks}`` for every video of the ground truth, ids ascending.
@@ -63,7 +66,7 @@ def video_tracks(gt, results, strict: bool = True) -> Dict[Any, VideoTracks]:
                                gt.video_length(vid))
     for (vid, _), tracks in sorted(gt.tracks.items(), key=lambda kv: cat_index[kv[0][1]]):
         out[vid].gt.extend(tracks)
-    for r in validate_results(results, gt, strict=strict):
+    for r in (results if validated else validate_results(results, gt, strict=strict)):
         out[r["video_id"]].predictions.append(r)
     return out
 
