@@ -1,5 +1,6 @@
 """Command line: ``python -m masktrack_d2.evaluation.report --gt G --results R --out DIR``."""
 import argparse
+import json
 import logging
 import os
 import sys
@@ -34,6 +35,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "predictions scoring at least this (default 0.3; every number counts "
                         "all results)")
     parser.add_argument("--lenient", action="store_true", help="as the metric CLI's --lenient")
+    parser.add_argument("--json", action="store_true", help="print one JSON line: the page's "
+                        "path, AP, AP50, HOTA and the error dAPs")
     parser.add_argument("--verbose", action="store_true", help="log timings")
     args = parser.parse_args(argv)
     if args.image_root is not None and not os.path.isdir(args.image_root):
@@ -46,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tic = time.perf_counter()
     try:
         with gc_paused():
-            build_report(args.gt, args.results, args.out, image_root=args.image_root,
+            report = build_report(args.gt, args.results, args.out, image_root=args.image_root,
                          n_strips=args.strips, strip_frames=args.strip_frames,
                          score_threshold=args.score_threshold, strict=not args.lenient)
     except (YTVISInputError, ReportInputError) as e:
@@ -55,5 +58,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as e:
         print(f"report: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 1
-    print(f"report: {os.path.join(args.out, 'index.html')} ({time.perf_counter() - tic:.1f} s)")
+    page = os.path.join(args.out, "index.html")
+    if args.json:
+        print(json.dumps({"index": page, "AP": report["ap"]["AP"], "AP50": report["ap"]["AP50"],
+                          "HOTA": report["track"]["HOTA"], "dAP": report["errors"]["main"],
+                          "special": report["errors"]["special"]}))
+    else:
+        print(f"report: {page} ({time.perf_counter() - tic:.1f} s)")
     return 0

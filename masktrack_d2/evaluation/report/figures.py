@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 
 from masktrack_d2.utils.file_io import atomic_write
 
+from ..ytvis_eval.error_analysis import ERROR_NAMES, SPECIAL_NAMES, SPECIAL_TYPES
+from ..ytvis_eval.error_analysis import ERROR_TYPES as _ERROR_KEYS
 from .strips import StripFrame, draw_thumbnail
 
 __all__ = ["category_ap_bars", "pr_curves", "category_hota_bars", "hota_alpha",
@@ -30,12 +32,8 @@ METRIC_COLORS = {
     "HOTA": "#2e7d32", "DetA": "#ef8a17", "AssA": "#7b5ea7", "LocA": "#8c8c8c",
 }
 # TIVE's main error types, in its order, with their long names.
-ERROR_TYPES = [
-    ("Cls", "classification"), ("Dupe", "duplicate"), ("Spat", "spatial segmentation"),
-    ("Temp", "temporal association"), ("Both", "both (spatial + temporal)"),
-    ("Bkg", "background"), ("Miss", "missed"),
-]
-SPECIAL_ERRORS = [("FalsePos", "false positives"), ("FalseNeg", "false negatives")]
+ERROR_TYPES = [(t, ERROR_NAMES[t]) for t in _ERROR_KEYS]
+SPECIAL_ERRORS = [(t, SPECIAL_NAMES[t]) for t in SPECIAL_TYPES]
 _ERROR_COLORS = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2"]
 _NO_GT_COLOR = "#777777"
 

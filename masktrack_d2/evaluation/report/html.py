@@ -87,8 +87,9 @@ _CAPTIONS = {
         "after TIDE), in AP points. Classification: a good mask with the wrong category. "
         "Duplicate: a second result on an already matched object. Spatial segmentation: right "
         "object and time span, masks not accurate enough. Temporal association: good masks per "
-        "frame, but the track follows the wrong object for part of the video. Both: spatial "
-        "and temporal at once. Background: a result on no object. Missed: an object no result "
+        "frame, but the track covers the object in too few of the frames where either is "
+        "present (it starts or ends at the wrong time, or follows another object for a while). "
+        "Both: the wrong category and a poor overlap at once. Background: a result on no object. Missed: an object no result "
         "covers. The special errors give the gain from removing every false positive or "
         "finding every missed object; they overlap the main types, so do not add them up."),
     "length_ap": (

@@ -49,10 +49,11 @@ from .params import IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS
 ERROR_TYPES = ("Cls", "Dupe", "Spat", "Temp", "Both", "Bkg", "Miss")
 #: their long names
 ERROR_NAMES = {"Cls": "classification", "Dupe": "duplicate", "Spat": "spatial segmentation",
-               "Temp": "temporal association", "Both": "both (class and segmentation)",
+               "Temp": "temporal association", "Both": "both (class and location)",
                "Bkg": "background", "Miss": "missed"}
-#: the two special errors
+#: the two special errors, and their long names
 SPECIAL_TYPES = ("FalsePos", "FalseNeg")
+SPECIAL_NAMES = {"FalsePos": "false positives", "FalseNeg": "false negatives"}
 #: instance temporal length ranges (frames, inclusive), as TIVE's YouTube-VIS split
 LENGTH_RANGES = (("short", 0, 16), ("medium", 17, 32), ("long", 33, 1e10))
 
