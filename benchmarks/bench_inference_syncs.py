@@ -99,7 +99,9 @@ STAGE_RULES = [
     ("layers/mask_ops.py", None, PASTE),
     ("modeling/postprocessing.py", "detector_postprocess", POST),
     ("masktrack_d2/modeling/postprocessing.py", "frame_postprocess", POST),
-    ("masktrack_d2/modeling/box_inference.py", None, BOX_INF),
+    # class_nms serves the box inference and the RPN: the caller decides the stage
+    ("masktrack_d2/modeling/box_inference.py", "box_inference", BOX_INF),
+    ("masktrack_d2/modeling/proposals.py", None, RPN_PROPOSALS),
     ("masktrack_d2/modeling/roi_heads.py", "detect", BOX),
     ("roi_heads/mask_head.py", None, MASK),
     ("roi_heads/roi_heads.py", "_forward_mask", MASK),
@@ -130,7 +132,8 @@ STAGE_ORDER = [PRE, BACKBONE, RPN_HEAD, RPN_PROPOSALS, BOX, BOX_INF, EMBED, TRAC
 #: (the embeddings: a second pass of the box pooler)
 #: stages whose syncs masktrack_d2's code decides (the box inference and the post-processing
 #: are its own, with detectron2's outputs; the poolers too, counted with their heads)
-OWN_STAGES = {BOX_INF, EMBED, TRACKER, KEEP, POST, RESULTS, "masktrack_d2, other"}
+OWN_STAGES = {RPN_PROPOSALS, BOX_INF, EMBED, TRACKER, KEEP, POST, RESULTS,
+              "masktrack_d2, other"}
 
 
 def stage_of(frames):
@@ -158,15 +161,13 @@ OWN_NOTES = [
      "the pixels are needed, the wait is not",
      "pin the frames (the loader's pin_memory or `.pin_memory()`) and copy with "
      "non_blocking=True: 0 syncs"),
-    ("masktrack_d2/modeling/meta_arch.py", "proposals, _ = self.proposal_generator(",
-     "detectron2's RPN proposal selection, per image: `if not valid_mask.all()`, "
-     "`clip`'s isfinite `assert`, `keep.sum().item()` (and, when a proposal box is empty, "
-     "3 bool-mask indexings), torchvision's `torch.tensor(1).to(boxes)` in the batched-NMS "
-     "offset, and the CUDA nms",
-     "only the nms (its output size); the checks and the empty-box test are not",
-     "a masktrack_d2 RPN whose proposal selection skips the finite checks, drops empty "
-     "boxes by setting their score to -inf (no indexing) and computes the level offset on "
-     "the device: 5 (+3) -> 1 per image (the nms)"),
+    ("masktrack_d2/modeling/proposals.py", "keep = torch.nonzero(finite & size_ok)",
+     "MaskTrackRPN's proposal selection (per image): the finite, non-empty proposals in one "
+     "index (detectron2's find_top_rpn_proposals: a finite check, the clip's `assert`, "
+     "`keep.sum().item()`, 3 boolean indexings; then torchvision's host-made NMS offset)",
+     "yes: the number of proposals sizes the NMS",
+     "empty boxes at score -inf and no index: 1 -> 0, but the NMS would then see other "
+     "boxes than the reference's"),
     ("masktrack_d2/modeling/box_inference.py", "inds = ((scores > score_thresh) & valid[:, None]).nonzero()",
      "box_inference (per image): the (row, class) candidates above the score threshold, "
      "the finite check folded in (detectron2's fast_rcnn_inference_single_image: a finite "
@@ -175,8 +176,9 @@ OWN_NOTES = [
      "a fixed-size candidate set (scores below the threshold set to -inf, top-k before NMS) "
      "would change which boxes NMS sees: not the reference's output"),
     ("masktrack_d2/modeling/box_inference.py", "return nms(boxes + offsets[:, None]",
-     "box_inference's per-class NMS (offsets made on the device; torchvision copies a host "
-     "scalar there first): the CUDA nms reads its kept count",
+     "class_nms, the per-class (box inference) or per-level (RPN) NMS, offsets made on the "
+     "device (torchvision copies a host scalar there first): the CUDA nms reads its kept "
+     "count",
      "yes: the kept detections", "none short of a fixed-size NMS"),
     ("masktrack_d2/modeling/poolers.py", "counts = (levels[None, :] == level_ids[:, None])",
      "LevelROIPooler (box head, track embeddings, mask head: 3 calls per chunk): one read "
@@ -246,7 +248,7 @@ def _nms_recorder(log):
             f = sys._getframe(1)
             caller = "?"
             while f is not None:
-                if f.f_code.co_name in ("find_top_rpn_proposals",
+                if f.f_code.co_name in ("find_top_rpn_proposals", "top_proposals",
                                         "fast_rcnn_inference_single_image"):
                     caller = f.f_code.co_name
                     break
@@ -870,11 +872,11 @@ def conclusions(args, rows, summ, cpu_path):
     ks = sorted({r["k"] for r in rows})
     if len(ks) > 1:
         out.append(
-            "* K amortises only the per-chunk part (the RoI poolers: 6 syncs per call, 3 "
-            "calls per chunk: 18 / K per frame): "
+            "* K amortises only the per-chunk part (the RoI poolers: 1 read per call, 3 calls "
+            "per chunk: 3 / K per frame): "
             + "; ".join(f"{_key(r)} {_f(r['cuda']['syncs'] / r['frames'])}" for r in rows)
-            + " per frame. The RPN's proposal selection, the box head's checks, score filter "
-            "and NMS, and the whole per-frame loop stay per frame.")
+            + " per frame. The preprocess copy, the RPN's proposal selection, the box head's "
+            "filter and NMS, and the whole per-frame loop stay per frame.")
     by_k = collections.defaultdict(dict)
     for r in rows:
         by_k[r["k"]][r["dets"]] = r["cuda"]["syncs"] / r["frames"]
@@ -911,17 +913,11 @@ def conclusions(args, rows, summ, cpu_path):
         + ", ".join(f"{_f(_stage_sum(summ, LOOP, i))} ({_key(r)})"
                     for i, r in enumerate(rows) if i in [g[0] for g in groups.values()])
         + "; the detector's per-image syncs (preprocess copy, RPN selection, box-head "
-        f"checks, filter and NMS) add {_f(_stage_sum(summ, [PRE, RPN_PROPOSALS, BOX_INF], 0))}"
-        ", all in detectron2 code, and the poolers 18 / K. Reaching it needs both the "
-        "masktrack_d2 changes above (tracker ids on the host, no bool-mask indexing, one "
-        "packed or non-blocking copy per frame for add_frame, a postprocess without the "
-        "filter) and masktrack_d2 overrides of the detector's inference path (RPN "
-        "selection and box-head inference without the checks and filters, a pooler with "
-        "one level read). With all of them (an estimate read from the proposals, not "
-        "measured) a frame would keep the RPN's and the box head's nms (2), one read of the "
-        "tracker's argmax (1), one copy of the frame's outputs for add_frame (1) and one "
-        "level read per pooler call (3 / K): 4 + 3 / K, "
-        + ", ".join(f"{4 + 3 / k:.2g} at K={k}" for k in ks) + ".")
+        f"filter and NMS) add {_f(_stage_sum(summ, [PRE, RPN_PROPOSALS, BOX_INF], 0))}, and "
+        "the poolers 3 / K. What is left, with the proposal each line's note gives: the "
+        "preprocess copy (pinned, non-blocking: 1 -> 0), the tracker's index copy "
+        "(non-blocking from pinned memory: 1 -> 0), the tracker's argmax read and the "
+        "keep / postprocess / filter indices, which size what follows, and the two NMS.")
     return out
 
 
