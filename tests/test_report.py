@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_util
 
-from masktrack_d2.evaluation.report import build_report, compute_report
+from masktrack_d2.evaluation.report import compute_report
 from masktrack_d2.evaluation.ytvis_eval import YTVISEval, track_metrics, video_tracks
 from masktrack_d2.evaluation.ytvis_eval.error_analysis import ErrorAnalysis
 from masktrack_d2.evaluation.ytvis_eval.track_metrics import identity_switches

@@ -22,7 +22,7 @@ from ..ytvis_eval.track_metrics import (
     summarize,
 )
 from ..ytvis_eval.tracks import VideoTracks, video_tracks
-from .frames import ReportInputError, read_frame
+from .frames import read_frame
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,13 @@ def compute_report(gt, results, strict: bool = True) -> Dict[str, Any]:
     Returns:
         the ``report`` dict (json-able): ``meta``, ``ap``, ``per_category``, ``pr``,
         ``track``, ``hota_alpha``, ``errors``, ``length_ap``, ``videos`` (worst first, by
-        per-video HOTA), and ``_videos``: the parsed :class:`VideoTracks` per id (not
-        written).
+        per-video HOTA) and ``strips`` (empty here).
     """
+    return _compute(gt, results, strict)[0]
+
+
+def _compute(gt, results, strict: bool):
+    """(report, the loaded :class:`YTVISGroundTruth`, {video id: :class:`VideoTracks`})."""
     tic = time.perf_counter()
     gt = load_ytvis_gt(gt, strict=strict)
     ev = YTVISEval(gt, results, strict=strict)
@@ -128,11 +132,9 @@ def compute_report(gt, results, strict: bool = True) -> Dict[str, Any]:
         "length_ap": by_length,
         "videos": video_rows,
         "strips": [],
-        "_videos": videos,
-        "_gt": gt,
     }
     logger.info("report numbers: %.2fs", time.perf_counter() - tic)
-    return report
+    return report, gt, videos
 
 
 # -- pictures of videos ----------------------------------------------------------------------
@@ -214,8 +216,7 @@ def build_report(gt, results, out_dir: str, image_root: Optional[str] = None,
     from .html import render_html
     from .strips import draw_strip
 
-    report = compute_report(gt, results, strict=strict)
-    videos, gt = report.pop("_videos"), report.pop("_gt")
+    report, gt, videos = _compute(gt, results, strict)
     os.makedirs(out_dir, exist_ok=True)
     tic = time.perf_counter()
     paths = {}
