@@ -22,7 +22,9 @@ import sys
 import tempfile
 
 import numpy as np
-from pycocotools import mask as mask_util
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_masks  # noqa: E402  (tools/ is not a package)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "tests", "fixtures", "trackeval_golden")
@@ -33,29 +35,10 @@ H, W = 20, 28  # frame size of the cases: small masks keep the fixture small
 # building blocks
 # ------------------------------------------------------------------------------------------
 def box(y0, x0, y1, x1, h=H, w=W):
-    m = np.zeros((h, w), dtype=np.uint8)
-    m[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 1
-    return m
+    return golden_masks.box(y0, x0, y1, x1, h, w)
 
 
-def encode(mask):
-    """Compressed RLE with str counts (the results format)."""
-    r = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
-    r["counts"] = r["counts"].decode("ascii")
-    return r
-
-
-def uncompressed(mask):
-    """Uncompressed RLE (int counts, as in the official annotation files)."""
-    flat = mask.astype(np.uint8).flatten(order="F")
-    counts, cur, run = [], 0, 0
-    for v in flat:
-        if v != cur:
-            counts.append(run)
-            cur, run = v, 0
-        run += 1
-    counts.append(run)
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": [int(c) for c in counts]}
+encode, uncompressed = golden_masks.encode, golden_masks.uncompressed
 
 
 class Case:
