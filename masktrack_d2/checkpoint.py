@@ -1,10 +1,15 @@
-"""Loading a trained checkpoint for inference, where it must fit the model exactly."""
+"""Loading checkpoints: for inference, where a checkpoint must fit the model exactly, and for
+training from another stage's (or a detectron2 COCO) checkpoint, where the log says which
+parts of the model start fresh."""
+import logging
 import os
-from typing import List
+from typing import Dict, List
 
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
+
+logger = logging.getLogger(__name__)
 
 # Keys a checkpoint may miss without harm: BatchNorm's counter is unused in eval mode.
 _IGNORED_MISSING = ("num_batches_tracked",)
@@ -76,3 +81,44 @@ def load_checkpoint_strict(model: torch.nn.Module, path: str) -> None:
         raise CheckpointError(
             f"checkpoint {path} does not fit the model of the config (another NUM_CLASSES, "
             f"backbone or head size?): " + "; ".join(problems))
+
+
+def newly_initialised(model: torch.nn.Module, keys) -> Dict[str, int]:
+    """
+    Name the parts of ``model`` whose state the given ``keys`` (state-dict keys a checkpoint
+    did not provide) cover: each module all of whose tensors are among them, the outermost
+    such module only, with its number of tensors; a key left over names itself (count 1).
+    BatchNorm's ``num_batches_tracked`` is not counted.
+    """
+    keys = {k for k in keys if not k.endswith(_IGNORED_MISSING)}
+    out: Dict[str, int] = {}
+    for name, module in model.named_modules():
+        if not name or any(name.startswith(p + ".") for p in out):
+            continue
+        own = [f"{name}.{k}" for k in module.state_dict()
+               if not k.endswith(_IGNORED_MISSING)]
+        if own and all(k in keys for k in own):
+            out[name] = len(own)
+    for k in sorted(keys):
+        if not any(k.startswith(p + ".") for p in out):
+            out[k] = 1
+    return out
+
+
+class TrainingCheckpointer(DetectionCheckpointer):
+    """
+    The trainer's checkpointer: detectron2's, whose log of a MODEL.WEIGHTS load also says in
+    one line which modules the checkpoint did not initialise (missing, or skipped for another
+    shape), e.g. ``roi_heads.track_head`` when a tracking model starts from a detector-stage
+    or detectron2 COCO checkpoint.
+    """
+
+    def _log_incompatible_keys(self, incompatible) -> None:
+        super()._log_incompatible_keys(incompatible)
+        fresh = newly_initialised(self.model, list(incompatible.missing_keys) +
+                                  [k for k, _, _ in incompatible.incorrect_shapes])
+        if fresh:
+            logger.info("newly initialised, not loaded from the checkpoint: " + ", ".join(
+                f"{name} ({n} tensor{'s' if n > 1 else ''})" for name, n in fresh.items()))
+        else:
+            logger.info("every model tensor was loaded from the checkpoint")

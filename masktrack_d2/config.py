@@ -36,6 +36,11 @@ def add_masktrack_config(cfg):
     _C = cfg
 
     # ---------------------------------------------------------------- tracking head
+    # Whether the model has its tracking head (detectron2's MASK_ON idiom). False is the
+    # detector stage of the two-stage recipe (docs/two_stage.md): Mask R-CNN losses only,
+    # trained on single annotated frames instead of frame pairs; its checkpoint starts the
+    # tracking stage through MODEL.WEIGHTS, as a detectron2 COCO checkpoint does.
+    _C.MODEL.TRACK_ON = True
     _C.MODEL.TRACK_HEAD = CN()
     _C.MODEL.TRACK_HEAD.NAME = "RoIEmbedHead"
     # Two FC layers of 1024 on the 7x7x256 RoI features (paper Sec. 4.1; ORIG and MMT).

@@ -10,7 +10,7 @@ from detectron2.data import (
     build_detection_train_loader,
 )
 
-from .pair_mapper import FramePairDatasetMapper, key_frame_items
+from .pair_mapper import FrameDatasetMapper, FramePairDatasetMapper, key_frame_items
 from .video_mapper import VideoTestMapper
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,28 @@ def iters_per_epoch(num_items: int, ims_per_batch: int) -> int:
     return math.ceil(num_items / ims_per_batch)
 
 
-def build_frame_pair_train_loader(cfg, videos=None, items=None):
+def build_train_loader(cfg, videos=None, items=None):
+    """
+    The training loader of the config's model: frame pairs for a model with a track head,
+    single annotated frames for the detector stage (``MODEL.TRACK_ON False``). Either way
+    one epoch is one pass over the key-frame items.
+    """
+    mapper_cls = FramePairDatasetMapper if cfg.MODEL.TRACK_ON else FrameDatasetMapper
     if videos is None:
         videos, items = train_videos_and_items(cfg)
-    mapper = FramePairDatasetMapper(cfg, videos, is_train=True)
     return build_detection_train_loader(
-        items, mapper=mapper, total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
+        items, mapper=mapper_cls(cfg, videos, is_train=True),
+        total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
         aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
         num_workers=cfg.DATALOADER.NUM_WORKERS)
+
+
+def build_frame_pair_train_loader(cfg, videos=None, items=None):
+    """The frame-pair loader (a tracking config's :func:`build_train_loader`)."""
+    if not cfg.MODEL.TRACK_ON:
+        raise ValueError("build_frame_pair_train_loader: the config's model has no track head "
+                         "(MODEL.TRACK_ON False); its loader is build_train_loader's")
+    return build_train_loader(cfg, videos, items)
 
 
 def build_video_test_loader(cfg, dataset_name: str):

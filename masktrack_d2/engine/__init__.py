@@ -1,1 +1,1 @@
-from .trainer import MaskTrackTrainer, setup_cfg  # noqa: F401
+from .trainer import MaskTrackTrainer, build_cfg, setup_cfg  # noqa: F401

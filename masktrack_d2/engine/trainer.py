@@ -1,7 +1,9 @@
-"""DefaultTrainer wired to the frame-pair loader, the video test loader and YTVISEvaluator."""
+"""DefaultTrainer wired to the training loader (frame pairs; single frames for the detector
+stage), the video test loader and YTVISEvaluator."""
 import contextlib
 import logging
 import os
+import weakref
 
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultTrainer, default_setup
@@ -9,8 +11,9 @@ from detectron2.engine import defaults as d2_defaults
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
+from ..checkpoint import TrainingCheckpointer
 from ..config import add_masktrack_config
-from ..data.build import build_frame_pair_train_loader, build_video_test_loader, train_videos_and_items
+from ..data.build import build_train_loader, build_video_test_loader, train_videos_and_items
 from ..data.datasets.category_map import check_num_classes
 from ..evaluation.evaluator import YTVISEvaluator
 from ..solver import apply_epoch_schedule, build_optimizer
@@ -61,14 +64,26 @@ class MaskTrackTrainer(DefaultTrainer):
         # their data sets; say so before training instead of after it
         for name in cfg.DATASETS.TEST:
             check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name)
+        if not cfg.MODEL.TRACK_ON and cfg.DATASETS.TEST:
+            raise ValueError(
+                f"MODEL.TRACK_ON False trains a detector stage, which cannot track videos: "
+                f"DATASETS.TEST {tuple(cfg.DATASETS.TEST)} would be evaluated by video "
+                f"inference; set DATASETS.TEST () and evaluate the tracking stage")
         with _trainer_options(cfg):
             super().__init__(cfg)
+
+    def build_hooks(self):
+        # DefaultTrainer's constructor makes a plain DetectionCheckpointer just before it
+        # builds the hooks; the periodic checkpointer hook and resume_or_load take this one.
+        self.checkpointer = TrainingCheckpointer(
+            self.checkpointer.model, self.cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        return super().build_hooks()
 
     @classmethod
     def build_train_loader(cls, cfg):
         for name in cfg.DATASETS.TRAIN:
             check_num_classes(cfg.MODEL.ROI_HEADS.NUM_CLASSES, name, training=True)
-        return build_frame_pair_train_loader(cfg)
+        return build_train_loader(cfg)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
@@ -120,10 +135,11 @@ def _check_weights_exist(path: str, what: str):
         raise FileNotFoundError(f"{what}: checkpoint file {path} not found")
 
 
-def setup_cfg(args, training: bool = True):
+def build_cfg(args, training: bool = True):
     """
-    Build the config from ``args.config_file`` and ``args.opts``, convert an epoch schedule
-    to iterations (training only), freeze, and run detectron2's default_setup.
+    The config of ``args.config_file`` and ``args.opts``, with an epoch schedule converted to
+    iterations (training only), frozen. Returns ``(cfg, schedule)``, ``schedule`` a line
+    saying how the epochs became iterations, or None.
     """
     cfg = get_cfg()
     add_masktrack_config(cfg)
@@ -136,6 +152,13 @@ def setup_cfg(args, training: bool = True):
         schedule = (f"{cfg.SOLVER.EPOCHS} epochs of {len(items)} key frames = {cfg.SOLVER.EPOCHS} x "
                     f"{e} iterations: MAX_ITER={cfg.SOLVER.MAX_ITER}, STEPS={cfg.SOLVER.STEPS}")
     cfg.freeze()
+    return cfg, schedule
+
+
+def setup_cfg(args, training: bool = True):
+    """:func:`build_cfg`, then detectron2's default_setup (logging into OUTPUT_DIR, the
+    config saved there, the seed)."""
+    cfg, schedule = build_cfg(args, training)
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="masktrack_d2")
     if schedule:

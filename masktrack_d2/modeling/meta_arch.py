@@ -29,6 +29,10 @@ class MaskTrackRCNN(GeneralizedRCNN):
         "width", "frames" (an iterable of frame dicts with "image", "height", "width",
         "frame_idx"); the output is ``{"video_id", "tracks": [per-track result dicts]}``.
       * inference on single images ("image" only): plain Mask R-CNN, as GeneralizedRCNN.
+
+    Built with ``MODEL.TRACK_ON False`` (the detector stage of the two-stage recipe) it has no
+    track head and trains as GeneralizedRCNN on single frames ("image", "instances"); its
+    checkpoint then starts a tracking model, whose track head alone is newly initialised.
     """
 
     @configurable
@@ -58,8 +62,15 @@ class MaskTrackRCNN(GeneralizedRCNN):
         ret["output_worker"] = cfg.TEST.OUTPUT_WORKER
         return ret
 
+    @property
+    def track_on(self) -> bool:
+        """Whether the model has a track head (trains on frame pairs, tracks videos)."""
+        return self.roi_heads.track_head is not None
+
     def forward(self, batched_inputs: List[Dict]):
         if self.training:
+            if not self.track_on:
+                return super().forward(batched_inputs)
             return self.pair_losses(batched_inputs)[0]
         if "frames" in batched_inputs[0]:
             return [self.inference_video(video) for video in batched_inputs]

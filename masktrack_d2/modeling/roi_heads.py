@@ -21,6 +21,10 @@ class MaskTrackROIHeads(StandardROIHeads):
     """
     StandardROIHeads plus a tracking head on the box pooler's 7x7 RoI features.
 
+    With ``track_head=None`` (``MODEL.TRACK_ON False``, the detector stage) it is Mask R-CNN's
+    heads with this project's pooling rule: training takes single frames and gives the
+    detector losses only, and the checkpoint holds no ``track_head`` weights.
+
     Training adds ``loss_match``: positive key-frame RoIs against the reference frame's
     ground-truth boxes. ``forward`` at inference is unchanged (plain Mask R-CNN); video
     inference uses :meth:`detect_and_embed` (final detections and their embeddings, no masks),
@@ -50,6 +54,9 @@ class MaskTrackROIHeads(StandardROIHeads):
                     scales=scales, sampling_ratio=head.POOLER_SAMPLING_RATIO,
                     pooler_type=head.POOLER_TYPE)
         set_box_delta_clamp(ret["box_predictor"], cfg.MODEL.BOX_DELTA_CLAMP)
+        if not cfg.MODEL.TRACK_ON:
+            ret["track_head"] = None
+            return ret
         # The track head reads the box pooler's output (parameter-free, so sharing it is exact).
         in_channels = [input_shape[f].channels for f in ret["box_in_features"]][0]
         res = cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION
@@ -98,7 +105,8 @@ class MaskTrackROIHeads(StandardROIHeads):
     def detect_and_embed(self, features: Dict[str, torch.Tensor], proposals: List[Instances]
                          ) -> Tuple[List[Instances], List[torch.Tensor]]:
         """
-        :meth:`detect` followed by the track head at the final boxes.
+        :meth:`detect` followed by the track head at the final boxes (a model with a track
+        head only).
 
         Args:
             features: FPN maps of a batch of N images.
@@ -109,6 +117,11 @@ class MaskTrackROIHeads(StandardROIHeads):
             of those detections, row i for detection i.
         """
         assert not self.training, "detect_and_embed is an inference step"
+        if self.track_head is None:
+            raise RuntimeError("video inference needs the track head: this model was built "
+                               "with MODEL.TRACK_ON False (a detector stage); load its "
+                               "checkpoint into a tracking config (MODEL.WEIGHTS) and train it "
+                               "on frame pairs")
         detections = self.detect(features, proposals)
         embeds = self.embed(features, [d.pred_boxes for d in detections])
         return detections, list(embeds.split([len(d) for d in detections]))
@@ -119,9 +132,10 @@ class MaskTrackROIHeads(StandardROIHeads):
         """
         Same as StandardROIHeads.forward; in training ``ref_features`` (the reference frames' FPN
         maps, same batch order) and ``ref_targets`` (with gt_boxes and gt_instance_ids) are
-        required, and ``targets`` must carry gt_instance_ids.
+        required, and ``targets`` must carry gt_instance_ids. Without a track head (the detector
+        stage) training is StandardROIHeads' and the reference frames are not used.
         """
-        if not self.training:
+        if not self.training or self.track_head is None:
             return super().forward(images, features, proposals, targets)
         assert ref_features is not None and ref_targets is not None, \
             "MaskTrackROIHeads needs the reference frames in training"

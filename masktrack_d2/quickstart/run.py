@@ -6,13 +6,17 @@ The quickstart main job, on a fresh machine and without any download:
 1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic
    (synthetic_hard, in the generator's hard mode, for a config that trains on
    ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml);
-2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...);
+2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...); with
+   ``--stage1-config`` it first trains that config's detector stage (``MODEL.TRACK_ON False``,
+   single frames) into <output-dir>/stage1 and starts the tracking config from its
+   ``model_final.pth`` (the two-stage recipe, docs/two_stage.md);
 3. evaluates it on the held-out synthetic videos: YouTube-VIS AP of every checkpoint (AP
-   against iterations), the tracking head's match accuracy on held-out frame pairs, and the
+   against iterations, stage 1's checkpoints included), the tracking head's match accuracy on held-out frame pairs, and the
    tracker with and without its embedding term on a second generated set of 48 videos;
 4. renders a held-out video with the tracks drawn and says which objects of the saved frame
    the demo shows;
-and prints where each output is. Trailing ``KEY VALUE`` pairs override the config.
+and prints where each output is. Trailing ``KEY VALUE`` pairs override the config (both
+configs with ``--stage1-config``, e.g. SEED).
 """
 import argparse
 import copy
@@ -22,6 +26,7 @@ import os
 import sys
 import time
 
+from ..utils.file_io import atomic_write
 from ..utils.metrics_log import training_rows
 from .console import StageConsole, training_progress
 
@@ -85,11 +90,39 @@ def heldout_curve(cfg, videos, output_dir: str, initial_model, dataset_name: str
     return curve
 
 
-def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
+def stage1_curve(cfg, stage1_dir: str, dataset_name: str, progress=None):
+    """
+    Held-out YouTube-VIS AP of each detector-stage checkpoint in ``stage1_dir``: loaded into the
+    tracking model of ``cfg`` (its track head untrained, so the tracker runs without its
+    embedding term: boxes, labels and IoU only). Returns [{"iteration", "stage": 1, "segm"}].
+    """
+    from detectron2.modeling import build_model
+
+    from ..checkpoint import TrainingCheckpointer
+
+    c = cfg.clone()
+    c.defrost()
+    c.TEST.TRACKER.USE_EMBEDDING = False
+    model = build_model(c)
+    model.eval()
+    points = []
+    for path in sorted(glob.glob(os.path.join(stage1_dir, "model_0*.pth"))):
+        it = TrainingCheckpointer(model).load(path).get("iteration", -1) + 1
+        folder = os.path.join(stage1_dir, "heldout_curve", "iter_{:06d}".format(it))
+        points.append({"iteration": it, "stage": 1,
+                       "segm": heldout_ap(c, model, dataset_name, folder)})
+        if progress is not None:
+            progress()
+    return points
+
+
+def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None, stage1=None):
     """
     Plot the training losses and match accuracy logged in ``output_dir``'s metrics.json, and the
     held-out match accuracy per checkpoint (``heldout``: list of dicts with "iteration",
-    "match_accuracy", "chance").
+    "match_accuracy", "chance"). With ``stage1`` (:func:`stage1_curve`; its iterations
+    counted from the start of stage 1, those of ``heldout`` from the start of stage 2) the AP
+    panel shows both stages on one axis of total steps.
     """
     import matplotlib
 
@@ -127,12 +160,16 @@ def plot_curves(output_dir: str, out_png: str, heldout=None, keys=None):
     axes[2].set_xlabel("iteration (checkpoints)")
     axes[2].set_title("held-out losses, fixed proposals")
     axes[2].legend(fontsize=8)
-    ap_points = [h for h in (heldout or []) if "segm" in h]
+    offset = max((p["iteration"] for p in stage1 or []), default=0)
+    ap_points = list(stage1 or []) + [dict(h, iteration=h["iteration"] + offset)
+                                      for h in heldout or [] if "segm" in h]
     for k in ("AP", "AP50", "AP75"):
         axes[3].plot([h["iteration"] for h in ap_points], [h["segm"].get(k) for h in ap_points],
                      "o-", label=k)
+    if stage1:
+        axes[3].axvline(offset, color="gray", linestyle=":", label="stage 1 | stage 2")
     axes[3].set_ylim(0, 100)
-    axes[3].set_xlabel("iteration (checkpoints)")
+    axes[3].set_xlabel("iteration (checkpoints)" + (", both stages" if stage1 else ""))
     axes[3].set_title("held-out YouTube-VIS AP")
     axes[3].legend(fontsize=8)
     fig.tight_layout()
@@ -192,12 +229,25 @@ def tracker_ablation(cfg, model, dataset_name: str, video_ids, output_dir: str):
     return out
 
 
+def _remove_checkpoints(output_dir: str) -> None:
+    """A fresh start: checkpoints of an earlier run in this folder would join the AP curve."""
+    stale = glob.glob(os.path.join(output_dir, "model_*.pth"))
+    for path in stale + glob.glob(os.path.join(output_dir, "last_checkpoint")):
+        os.remove(path)
+    if stale:
+        print(f"[quickstart] removed {len(stale)} checkpoints of an earlier run in "
+              f"{output_dir}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="output/quickstart")
     parser.add_argument("--config-file", default=None,
                         help=f"default: the shipped configs/{QUICKSTART_CONFIG}")
+    parser.add_argument("--stage1-config", default=None,
+                        help="a detector-stage config (MODEL.TRACK_ON False) trained first; "
+                             "--config-file then starts from its model_final.pth")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE")
     args = parser.parse_args(argv)
     if args.config_file is None:
@@ -215,11 +265,13 @@ def _run(args, console: StageConsole) -> dict:
     """The stages, each behind a progress bar on the terminal; details go to the log."""
     from detectron2.engine import default_argument_parser
 
+    from detectron2.utils.env import seed_all_rng
+
     from ..data.datasets import register_ytvis_instances
     from ..data.datasets.builtin import ytvis_builtin_metadata
     from ..data.synthetic import generate_synthetic_ytvis
     from ..data.build import get_video_dicts
-    from ..engine import MaskTrackTrainer, setup_cfg
+    from ..engine import MaskTrackTrainer, build_cfg, setup_cfg
     from .demo_frame import render_demo
 
     t0 = time.time()
@@ -227,6 +279,20 @@ def _run(args, console: StageConsole) -> dict:
         ["--config-file", args.config_file, "OUTPUT_DIR", args.output_dir] + args.opts)
     with console.logging_set_up():
         cfg = setup_cfg(d2_args)
+    cfg1 = None
+    if args.stage1_config:
+        # Stage 1 logs into this run's log; its config is saved beside its checkpoints.
+        cfg1, _ = build_cfg(default_argument_parser().parse_args(
+            ["--config-file", args.stage1_config] + args.opts
+            + ["OUTPUT_DIR", os.path.join(cfg.OUTPUT_DIR, "stage1")]))
+        if cfg1.MODEL.TRACK_ON or cfg1.DATASETS.TRAIN != cfg.DATASETS.TRAIN:
+            raise ValueError(
+                f"--stage1-config {args.stage1_config}: a detector stage (MODEL.TRACK_ON False) "
+                f"on the same training set as {args.config_file} ({cfg.DATASETS.TRAIN}); it has "
+                f"MODEL.TRACK_ON {cfg1.MODEL.TRACK_ON}, DATASETS.TRAIN {cfg1.DATASETS.TRAIN}")
+        cfg.defrost()
+        cfg.MODEL.WEIGHTS = os.path.join(cfg1.OUTPUT_DIR, "model_final.pth")
+        cfg.freeze()
     if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
         raise ValueError("the quickstart trains on a generated set, one of {}; the config "
                          "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
@@ -244,24 +310,42 @@ def _run(args, console: StageConsole) -> dict:
                                          mode=mode)
         bar.update(1)
 
-    # A fresh start: checkpoints of an earlier run in this folder would join the AP curve.
-    stale = glob.glob(os.path.join(cfg.OUTPUT_DIR, "model_*.pth"))
-    for path in stale + glob.glob(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")):
-        os.remove(path)
-    if stale:
-        print(f"[quickstart] removed {len(stale)} checkpoints of an earlier run in "
-              f"{cfg.OUTPUT_DIR}", flush=True)
+    training_seconds = {}
+    if cfg1 is not None:
+        _remove_checkpoints(cfg1.OUTPUT_DIR)
+        os.makedirs(cfg1.OUTPUT_DIR, exist_ok=True)
+        with atomic_write(os.path.join(cfg1.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg1.dump())
+        seed_all_rng(None if cfg1.SEED < 0 else cfg1.SEED)
+        trainer = MaskTrackTrainer(cfg1)
+        trainer.resume_or_load(resume=False)
+        with console.stage("stage 1", cfg1.SOLVER.MAX_ITER, "it") as bar:
+            trainer.register_hooks([training_progress(bar)])
+            start = time.time()
+            trainer.train()
+            training_seconds["stage1"] = time.time() - start
+        del trainer
+        # stage 2 as train_net.py would start it
+        seed_all_rng(None if cfg.SEED < 0 else cfg.SEED)
+    _remove_checkpoints(cfg.OUTPUT_DIR)
     trainer = MaskTrackTrainer(cfg)
     trainer.resume_or_load(resume=False)
     val_videos = get_video_dicts(cfg.DATASETS.TEST[0])
     initial_model = copy.deepcopy(trainer.model)
-    with console.stage("training", cfg.SOLVER.MAX_ITER, "it") as bar:
+    with console.stage("training" if cfg1 is None else "stage 2", cfg.SOLVER.MAX_ITER,
+                       "it") as bar:
         trainer.register_hooks([training_progress(bar)])
+        start = time.time()
         trainer.train()
+        training_seconds["stage2" if cfg1 is not None else "training"] = time.time() - start
     t_train = time.time() - t0
 
     n_points = 1 + len(glob.glob(os.path.join(cfg.OUTPUT_DIR, "model_0*.pth")))
+    if cfg1 is not None:
+        n_points += len(glob.glob(os.path.join(cfg1.OUTPUT_DIR, "model_0*.pth")))
     with console.stage("evaluation", n_points + 1, "models") as bar:
+        stage1 = None if cfg1 is None else stage1_curve(
+            cfg, cfg1.OUTPUT_DIR, cfg.DATASETS.TEST[0], progress=bar.update)
         heldout = heldout_curve(cfg, val_videos, cfg.OUTPUT_DIR, initial_model,
                                 dataset_name=cfg.DATASETS.TEST[0], progress=bar.update)
         segm = heldout_ap(cfg, trainer.model, cfg.DATASETS.TEST[0],
@@ -269,7 +353,7 @@ def _run(args, console: StageConsole) -> dict:
         bar.update(1)
     acc_before, acc = heldout[0], heldout[-1]
     curves = plot_curves(cfg.OUTPUT_DIR, os.path.join(cfg.OUTPUT_DIR, "training_curves.png"),
-                         heldout)
+                         heldout, stage1=stage1)
     summary = loss_summary(cfg.OUTPUT_DIR)
 
     val_ids = {v["video_id"] for v in val_videos}
@@ -296,6 +380,8 @@ def _run(args, console: StageConsole) -> dict:
     report = {
         "ytvis_val": segm,
         "heldout_curve": heldout,
+        "stage1_curve": stage1,
+        "training_seconds": training_seconds,
         "tracker_ablation": ablation,
         "crossing_video_ids": crossing,
         "tracker_ablation_extra_heldout": ablation_extra,
@@ -310,7 +396,14 @@ def _run(args, console: StageConsole) -> dict:
         json.dump(report, f, indent=2)
 
     say = console.print
-    say("\n[quickstart] done in {:.0f} s".format(report["seconds"]))
+    say("\n[quickstart] done in {:.0f} s (training {})".format(report["seconds"], ", ".join(
+        f"{k} {v:.0f} s" for k, v in training_seconds.items())))
+    if stage1:
+        say("  held-out AP against steps: " + ", ".join(
+            f"{p['iteration']}: {p['segm'].get('AP', float('nan')):.1f}" for p in stage1)
+            + " (stage 1, tracker without embeddings) | " + ", ".join(
+            f"{p['iteration'] + stage1[-1]['iteration']}: {p['segm'].get('AP', float('nan')):.1f}"
+            for p in heldout if "segm" in p) + " (stage 2)")
     say("  held-out AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}  AR10 {:.1f}".format(
         segm.get("AP", float("nan")), segm.get("AP50", float("nan")),
         segm.get("AP75", float("nan")), segm.get("AR10", float("nan"))))
