@@ -34,14 +34,15 @@ DEFAULT_CONFIG = "configs/quickstart/masktrack_R_18_FPN_synthetic.yaml"
 FIELDS = ("AP", "AP50", "AP75", "AR10")
 
 
-def run_one(config, seed, out_dir, threads):
+def run_one(config, seed, out_dir, threads, stage1_config=None):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                DETECTRON2_DATASETS=os.path.join(out_dir, "datasets"))
     start = time.time()
     with open(os.path.join(out_dir + ".log"), "w") as log:
         proc = subprocess.run(
             [sys.executable, "-m", "masktrack_d2.quickstart", "--config-file", config,
-             "--output-dir", out_dir, "SEED", str(seed)],
+             "--output-dir", out_dir, "SEED", str(seed)]
+            + (["--stage1-config", stage1_config] if stage1_config else []),
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise RuntimeError(f"seed {seed} failed: see {out_dir}.log")
@@ -51,12 +52,18 @@ def run_one(config, seed, out_dir, threads):
 def summarise(report):
     """The figures of one quickstart_report.json."""
     curve = report["heldout_curve"]
+    stage1 = report.get("stage1_curve") or []
+    offset = max((p["iteration"] for p in stage1), default=0)
     extra = report["tracker_ablation_extra_heldout"]
     on, off = extra["embedding+iou+label"], extra["iou+label"]
     demo = report.get("demo_frame", {}).get("objects") or []
     return {
         **{k: report["ytvis_val"].get(k) for k in FIELDS},
-        "ap_curve": {h["iteration"]: h["segm"]["AP"] for h in curve if "segm" in h},
+        # AP against total steps: stage 1's checkpoints first (two-stage runs)
+        "ap_curve": {**{p["iteration"]: p["segm"]["AP"] for p in stage1},
+                     **{h["iteration"] + offset: h["segm"]["AP"] for h in curve if "segm" in h}},
+        "stage1_steps": offset,
+        "training_seconds": sum((report.get("training_seconds") or {}).values()) or None,
         "match_accuracy": (curve[0]["match_accuracy"], curve[-1]["match_accuracy"]),
         "crossing_AP_embedding_on": on["subset"]["AP"],
         "crossing_AP_embedding_off": off["subset"]["AP"],
@@ -101,6 +108,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=DEFAULT_CONFIG)
+    parser.add_argument("--stage1-config", default=None,
+                        help="the quickstart's --stage1-config (the two-stage recipe)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--output-root", default=os.path.join(ROOT, "output", "seeds"))
@@ -119,7 +128,8 @@ def main():
         threads = max(1, available_cores() // args.parallel)
         with ThreadPoolExecutor(args.parallel) as pool:
             walls = dict(zip(folders, pool.map(
-                lambda fs: run_one(args.config_file, fs[1], fs[0], threads),
+                lambda fs: run_one(args.config_file, fs[1], fs[0], threads,
+                                   args.stage1_config),
                 zip(folders, args.seeds))))
     runs = {}
     for folder in folders:
@@ -132,7 +142,9 @@ def main():
         print(f"{name}: AP per checkpoint {r['ap_curve']}; match accuracy "
               f"{r['match_accuracy'][0]:.2f} -> {r['match_accuracy'][1]:.2f}; demo frame "
               f"{r['demo_detected']} of {r['demo_objects']} detected; "
-              f"{r['train_and_eval_seconds']:.0f} s to train and evaluate")
+              f"{r['train_and_eval_seconds']:.0f} s to train and evaluate"
+              + (f" ({r['training_seconds']:.0f} s of training)" if r["training_seconds"]
+                 else ""))
     if args.out:
         with open(args.out + ".json", "w") as f:
             json.dump(runs, f, indent=1)

@@ -158,3 +158,30 @@ def test_hard_is_deterministic_and_cli_uses_its_folder(hard, tmp_path, monkeypat
 def test_unknown_mode_is_refused(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         generate_synthetic_ytvis(str(tmp_path), mode="harder")
+
+
+def test_second_family_draws_from_its_own_ranges(hard, tmp_path):
+    """Mode hard_b: the same six shapes and guarantees, 640x480 frames, 4-7 objects a video,
+    smaller objects than the hard family (relative to the frame)."""
+    from masktrack_d2.data.synthetic.hard_mode import HARD_FAMILIES
+
+    summary_b = generate_synthetic_ytvis(str(tmp_path / "b"), num_videos=6, seed=11,
+                                         mode="hard_b")
+    with open(summary_b["all_json"]) as f:
+        data_b = json.load(f)
+    assert data_b["categories"] == SYNTHETIC_HARD_CATEGORIES
+    assert data_b["info"]["params"]["mode"] == "hard_b"
+    low, high = HARD_FAMILIES["hard_b"].num_instances
+    for video in data_b["videos"]:
+        assert (video["height"], video["width"]) == (480, 640)
+        assert _frame(summary_b, video, 0).shape == (480, 640, 3)
+        n = len([a for a in data_b["annotations"] if a["video_id"] == video["id"]])
+        assert low <= n < high
+    assert data_b["info"]["crossing_video_ids"]
+
+    def mean_area_fraction(data):
+        areas = [a for ann in data["annotations"] for a in ann["areas"] if a]
+        v = data["videos"][0]
+        return sum(areas) / len(areas) / (v["height"] * v["width"])
+
+    assert mean_area_fraction(data_b) < 0.8 * mean_area_fraction(hard[1])

@@ -5,7 +5,8 @@ The quickstart main job, on a fresh machine and without any download:
 
 1. generates the synthetic YouTube-VIS-format data set under $DETECTRON2_DATASETS/synthetic
    (synthetic_hard, in the generator's hard mode, for a config that trains on
-   ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml);
+   ytvis_synthetic_hard_train, e.g. configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml;
+   synthetic_hard_b, its second family, for ytvis_synthetic_hard_b_train);
 2. trains the quickstart MaskTrack R-CNN on the CPU (configs/quickstart/...); with
    ``--stage1-config`` it first trains that config's detector stage (``MODEL.TRACK_ON False``,
    single frames) into <output-dir>/stage1 and starts the tracking config from its
@@ -31,14 +32,16 @@ from ..utils.metrics_log import training_rows
 from .console import StageConsole, training_progress
 
 EXTRA_HELDOUT_NAME = "ytvis_synthetic_heldout_extra"
-EXTRA_HELDOUT_SEED = 7  # the training set uses seed 0
+EXTRA_HELDOUT_SEED = 7  # the training sets use seeds 0 and 11 (SYNTHETIC_SETS)
 #: Videos of the extra held-out set; every other one has a same-category crossing.
 EXTRA_HELDOUT_VIDEOS = 48
 #: The generated set each training set name needs: (folder under $DETECTRON2_DATASETS,
-#: generator mode, built-in metadata key).
+#: generator mode, built-in metadata key, generator seed).
 SYNTHETIC_SETS = {
-    "ytvis_synthetic_train": ("synthetic", "default", "ytvis_synthetic"),
-    "ytvis_synthetic_hard_train": ("synthetic_hard", "hard", "ytvis_synthetic_hard"),
+    "ytvis_synthetic_train": ("synthetic", "default", "ytvis_synthetic", 0),
+    "ytvis_synthetic_hard_train": ("synthetic_hard", "hard", "ytvis_synthetic_hard", 0),
+    # the second hard family, on another seed too: data a hard-mode recipe was not tuned on
+    "ytvis_synthetic_hard_b_train": ("synthetic_hard_b", "hard_b", "ytvis_synthetic_hard", 11),
 }
 #: Name of the quickstart config under configs/ (see masktrack_d2.config.get_config_file).
 QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
@@ -297,10 +300,10 @@ def _run(args, console: StageConsole) -> dict:
         raise ValueError("the quickstart trains on a generated set, one of {}; the config "
                          "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
                                                            args.config_file, cfg.DATASETS.TRAIN))
-    folder, mode, metadata_key = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
+    folder, mode, metadata_key, data_seed = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
     root = os.getenv("DETECTRON2_DATASETS", "datasets")
     with console.stage("data", 2, "sets") as bar:
-        data = generate_synthetic_ytvis(os.path.join(root, folder), mode=mode)
+        data = generate_synthetic_ytvis(os.path.join(root, folder), seed=data_seed, mode=mode)
         print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
         bar.update(1)
         # The held-out split has only a few crossing videos; a larger generated set (another

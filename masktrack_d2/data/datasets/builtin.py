@@ -110,6 +110,9 @@ _SPLITS_SYNTHETIC = {
 _SPLITS_SYNTHETIC_HARD = {
     "ytvis_synthetic_hard_train": ("synthetic_hard/JPEGImages", "synthetic_hard/train.json"),
     "ytvis_synthetic_hard_val": ("synthetic_hard/JPEGImages", "synthetic_hard/val.json"),
+    # the generator's second hard family (mode "hard_b"), for checking recipes untuned on it
+    "ytvis_synthetic_hard_b_train": ("synthetic_hard_b/JPEGImages", "synthetic_hard_b/train.json"),
+    "ytvis_synthetic_hard_b_val": ("synthetic_hard_b/JPEGImages", "synthetic_hard_b/val.json"),
 }
 
 

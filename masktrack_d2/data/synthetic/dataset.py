@@ -13,14 +13,14 @@ from ...utils.file_io import atomic_write
 from ..datasets.builtin import SYNTHETIC_CATEGORIES, SYNTHETIC_HARD_CATEGORIES
 from ..datasets.split import select_val_video_ids, split_ytvis_json
 from .annotations import annotation
-from .hard_mode import HARD_FRAME_SIZE
+from .hard_mode import HARD_FAMILIES
 from .video import make_video
 from .visibility import MIN_VISIBLE_AREA
 
 __all__ = ["MODES", "generate_synthetic_ytvis"]
 
 #: Generator modes: see :func:`generate_synthetic_ytvis`.
-MODES = ("default", "hard")
+MODES = ("default",) + tuple(HARD_FAMILIES)
 
 _JPEG_QUALITY = 95
 
@@ -56,12 +56,14 @@ def generate_synthetic_ytvis(
     same json and JPEG bytes.
 
     Args:
-        height, width (int or None): frame size; default 192x320, 360x640 in the hard mode.
+        height, width (int or None): frame size; default 192x320, the family's in a hard
+            mode (360x640 for "hard", 480x640 for "hard_b").
         scale (float or None): multiplies the 20-60 px object extent; default
-            ``min(height / 192, width / 320)``.
+            ``min(height / 192, width / 320)``, times the family's ``size`` in a hard mode.
         mode (str): ``"default"`` (bright shapes, colour family per category, static dark
             background) or ``"hard"`` (six textured shapes under non-contiguous ids, random
-            colour per instance, textured panning background, unannotated distractors).
+            colour per instance, textured panning background, unannotated distractors), or
+            ``"hard_b"``, a second family of it (:data:`.hard_mode.HARD_FAMILIES`).
 
     Returns:
         dict: ``output_dir``, ``image_root``, ``all_json``, ``train_json``, ``val_json``,
@@ -70,16 +72,17 @@ def generate_synthetic_ytvis(
     """
     if mode not in MODES:
         raise ValueError("mode must be one of {}, got {!r}".format(MODES, mode))
+    family = HARD_FAMILIES.get(mode)
     if height is None:
-        height = HARD_FRAME_SIZE[0] if mode == "hard" else 192
+        height = family.frame_size[0] if family else 192
     if width is None:
-        width = HARD_FRAME_SIZE[1] if mode == "hard" else 320
+        width = family.frame_size[1] if family else 320
     if num_videos < 2:
         raise ValueError("num_videos must be >= 2 (train and val need one video each)")
     if num_frames < 3:
         raise ValueError("num_frames must be >= 3 for instances to cross and enter")
     if scale is None:
-        scale = min(height / 192.0, width / 320.0)
+        scale = min(height / 192.0, width / 320.0) * (family.size if family else 1.0)
     image_root = os.path.join(output_dir, "JPEGImages")
 
     videos, annotations, crossing_pairs, enter_leave_ids = [], [], [], []

@@ -4,7 +4,7 @@ a crossing of the pair, every instance visible somewhere, and the entering insta
 the frame somewhere.
 """
 from .default_mode import plan_video, render_video
-from .hard_mode import plan_video_hard, render_video_hard
+from .hard_mode import HARD_FAMILIES, plan_video_hard, render_video_hard
 from .visibility import find_crossing_frames
 
 __all__ = ["make_video"]
@@ -15,8 +15,8 @@ _MAX_TRIES = 100
 def make_video(rng, crossing, T, height, width, scale, mode="default"):
     """Plan and render one video, re-drawing until its required situations really occur."""
     for _ in range(_MAX_TRIES):
-        if mode == "hard":
-            plan = plan_video_hard(rng, crossing, T, height, width, scale)
+        if mode in HARD_FAMILIES:
+            plan = plan_video_hard(rng, crossing, T, height, width, scale, HARD_FAMILIES[mode])
             instances = plan["instances"]
             frames, visible, amodal_overlap = render_video_hard(rng, plan, T, height, width)
         else:
