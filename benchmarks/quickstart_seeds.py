@@ -11,6 +11,11 @@ the demo frame, and the wall time of each run.
     .venv/bin/python benchmarks/quickstart_seeds.py --config-file \\
         configs/quickstart/masktrack_R_18_FPN_synthetic_hard.yaml --seeds 1 2 3 --parallel 2
     .venv/bin/python benchmarks/quickstart_seeds.py --collect output/seeds/<name>_seed*
+    # the two-stage recipe (docs/two_stage.md), its AP curve beside the one-stage runs'
+    .venv/bin/python benchmarks/quickstart_seeds.py --seeds 1 2 3 --parallel 2 \
+        --stage1-config configs/quickstart/masktrack_R_18_FPN_synthetic_hard_stage1.yaml \
+        --config-file configs/quickstart/masktrack_R_18_FPN_synthetic_hard_stage2.yaml \
+        --plot docs/two_stage_curve.png --baseline benchmarks/results/quickstart_seeds_hard.json
 
 With ``--parallel 2`` on 2 cores each run gets one thread (OMP_NUM_THREADS=1): the wall times
 are then not a user's single-run time (a run alone uses both cores); the scores are the same
@@ -28,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib.env import ROOT, available_cores  # noqa: E402
-from benchlib.report import md_table  # noqa: E402
+from benchlib.report import md_table, save_plot  # noqa: E402
 
 DEFAULT_CONFIG = "configs/quickstart/masktrack_R_18_FPN_synthetic.yaml"
 FIELDS = ("AP", "AP50", "AP75", "AR10")
@@ -40,9 +45,9 @@ def run_one(config, seed, out_dir, threads, stage1_config=None):
     start = time.time()
     with open(os.path.join(out_dir + ".log"), "w") as log:
         proc = subprocess.run(
-            [sys.executable, "-m", "masktrack_d2.quickstart", "--config-file", config,
-             "--output-dir", out_dir, "SEED", str(seed)]
-            + (["--stage1-config", stage1_config] if stage1_config else []),
+            [sys.executable, "-m", "masktrack_d2.quickstart", "--config-file", config]
+            + (["--stage1-config", stage1_config] if stage1_config else [])
+            + ["--output-dir", out_dir, "SEED", str(seed)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise RuntimeError(f"seed {seed} failed: see {out_dir}.log")
@@ -104,6 +109,24 @@ def table(runs):
     return md_table(["figure", "mean", "range", "per seed (" + ", ".join(runs) + ")"], rows)
 
 
+def plot_ap_curves(ax, runs, baseline):
+    """Held-out AP against steps per run (solid) and per baseline run (dashed, grey); a
+    dotted line where stage 2 starts."""
+    for name, r in baseline.items():
+        curve = sorted((int(k), v) for k, v in r["ap_curve"].items())
+        ax.plot(*zip(*curve), "--", color="gray", alpha=0.8,
+                label="baseline" if name == next(iter(baseline)) else None)
+    for name, r in runs.items():
+        curve = sorted((int(k), v) for k, v in r["ap_curve"].items())
+        ax.plot(*zip(*curve), "o-", label=name)
+        if r.get("stage1_steps"):
+            ax.axvline(r["stage1_steps"], color="k", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("training steps (both stages)")
+    ax.set_ylabel("held-out AP")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=7)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,15 +140,22 @@ def main():
                         help="summarise these quickstart output folders instead of running")
     parser.add_argument("--out", default=None, help="write the summary (.md and .json) here")
     parser.add_argument("--note", default="", help="a line on how the runs were made, for --out")
+    parser.add_argument("--plot", default=None,
+                        help="draw held-out AP against training steps of every run here (.png)")
+    parser.add_argument("--baseline", default=None,
+                        help="with --plot: a summary .json of another --out, drawn dashed")
     args = parser.parse_args()
 
     if args.collect:
-        folders = sorted(set(f for pattern in args.collect for f in glob.glob(pattern)))
+        # run folders only (a run's .log sits beside its folder)
+        folders = sorted(set(f for pattern in args.collect for f in glob.glob(pattern)
+                             if os.path.isdir(f)))
         walls = {}
     else:
         name = os.path.splitext(os.path.basename(args.config_file))[0]
         folders = [os.path.join(args.output_root, f"{name}_seed{s}") for s in args.seeds]
         threads = max(1, available_cores() // args.parallel)
+        os.makedirs(args.output_root, exist_ok=True)
         with ThreadPoolExecutor(args.parallel) as pool:
             walls = dict(zip(folders, pool.map(
                 lambda fs: run_one(args.config_file, fs[1], fs[0], threads,
@@ -137,6 +167,9 @@ def main():
             runs[os.path.basename(folder)] = dict(summarise(json.load(f)),
                                                   wall_seconds=walls.get(folder))
     text = table(runs)
+    if args.plot:
+        baseline = json.load(open(args.baseline)) if args.baseline else {}
+        save_plot(args.plot, lambda fig, ax: plot_ap_curves(ax, runs, baseline))
     print(text)
     for name, r in runs.items():
         print(f"{name}: AP per checkpoint {r['ap_curve']}; match accuracy "

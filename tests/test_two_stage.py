@@ -68,6 +68,22 @@ def test_stage1_checkpoint_loads_with_only_track_head_new(tmp_path, caplog):
     assert list(fresh) == ["roi_heads.track_head"]
 
 
+def test_checkpoint_of_another_class_count_names_the_class_layers_too(tmp_path, caplog):
+    """A COCO-like start (80 classes, no track head): the log line names the track head and
+    the box predictor, whose class-specific tensors were skipped for their shape."""
+    coco = _cfg(False)
+    coco.MODEL.ROI_HEADS.NUM_CLASSES = 80
+    path = os.path.join(tmp_path, "coco.pth")
+    torch.save({"model": build_model(coco).state_dict()}, path)
+    model = build_model(_cfg(True))
+    logging.getLogger("masktrack_d2.checkpoint").propagate = True
+    with caplog.at_level(logging.INFO, logger="masktrack_d2.checkpoint"):
+        TrainingCheckpointer(model, str(tmp_path)).load(path, checkpointables=[])
+    line = next(r.getMessage() for r in caplog.records if "newly initialised" in r.getMessage())
+    assert "roi_heads.track_head (" in line and "roi_heads.box_predictor (4 tensors)" in line
+    assert "backbone" not in line and "mask_head" not in line, line
+
+
 @pytest.mark.slow
 def test_both_stages_through_train_net(tmp_path):
     """Stage 1 (detector, single frames) then stage 2 from its model_final.pth through

@@ -12,8 +12,9 @@ The quickstart main job, on a fresh machine and without any download:
    single frames) into <output-dir>/stage1 and starts the tracking config from its
    ``model_final.pth`` (the two-stage recipe, docs/two_stage.md);
 3. evaluates it on the held-out synthetic videos: YouTube-VIS AP of every checkpoint (AP
-   against iterations, stage 1's checkpoints included), the tracking head's match accuracy on held-out frame pairs, and the
-   tracker with and without its embedding term on a second generated set of 48 videos;
+   against iterations, stage 1's checkpoints included), the tracking head's match accuracy
+   on held-out frame pairs, and the tracker with and without its embedding term on a second
+   generated set of 48 videos;
 4. renders a held-out video with the tracks drawn and says which objects of the saved frame
    the demo shows;
 and prints where each output is. Trailing ``KEY VALUE`` pairs override the config (both
@@ -267,7 +268,6 @@ def main(argv=None):
 def _run(args, console: StageConsole) -> dict:
     """The stages, each behind a progress bar on the terminal; details go to the log."""
     from detectron2.engine import default_argument_parser
-
     from detectron2.utils.env import seed_all_rng
 
     from ..data.datasets import register_ytvis_instances
