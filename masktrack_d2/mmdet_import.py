@@ -38,14 +38,21 @@ _RULES: List[Tuple[str, str]] = [
     (r"rpn_head\.rpn_conv\.(\w+)", r"proposal_generator.rpn_head.conv.\1"),
     (r"rpn_head\.rpn_cls\.(\w+)", r"proposal_generator.rpn_head.objectness_logits.\1"),
     (r"rpn_head\.rpn_reg\.(\w+)", r"proposal_generator.rpn_head.anchor_deltas.\1"),
+    # GroupNorm heads (mmdetection's norm_cfg=GN): shared convs before the FCs, a norm per conv
+    (r"roi_head\.bbox_head\.shared_convs\.(\d)\.conv\.(\w+)", "roi_heads.box_head.conv{fc}.\\2"),
+    (r"roi_head\.bbox_head\.shared_convs\.(\d)\.gn\.(\w+)", "roi_heads.box_head.conv{fc}.norm.\\2"),
     (r"roi_head\.bbox_head\.shared_fcs\.(\d)\.(\w+)", "roi_heads.box_head.fc{fc}.\\2"),
     (r"roi_head\.bbox_head\.fc_cls\.(\w+)", r"roi_heads.box_predictor.cls_score.\1"),
     (r"roi_head\.bbox_head\.fc_reg\.(\w+)", r"roi_heads.box_predictor.bbox_pred.\1"),
     (r"roi_head\.mask_head\.convs\.(\d)\.conv\.(\w+)", "roi_heads.mask_head.mask_fcn{fc}.\\2"),
+    (r"roi_head\.mask_head\.convs\.(\d)\.gn\.(\w+)", "roi_heads.mask_head.mask_fcn{fc}.norm.\\2"),
     (r"roi_head\.mask_head\.upsample\.(\w+)", r"roi_heads.mask_head.deconv.\1"),
     (r"roi_head\.mask_head\.conv_logits\.(\w+)", r"roi_heads.mask_head.predictor.\1"),
 ]
-_TRACK_RULE = (r"track_head\.embed_head\.fcs\.(\d)\.(\w+)", r"roi_heads.track_head.fcs.\1.\2")
+# "norms": the LayerNorms of a normalised embedding head (MODEL.TRACK_HEAD.NORM "LN"), which
+# mmdetection's RoIEmbedHead has not; a subclass that adds them under this name maps too.
+_TRACK_RULE = (r"track_head\.embed_head\.(fcs|norms)\.(\d)\.(\w+)",
+               r"roi_heads.track_head.\1.\2.\3")
 _COMPILED = [(re.compile(p + r"$"), t) for p, t in _RULES]
 _TRACK = re.compile(_TRACK_RULE[0] + r"$")
 
@@ -217,7 +224,7 @@ def _rename(key: str) -> str:
             fields["stage"] = int(groups[0]) + 1  # layer1 = res2
         elif key.startswith("neck."):
             fields["level"] = int(groups[0]) + 2  # lateral_convs.0 = P2
-        elif "shared_fcs" in key or "mask_head.convs" in key:
+        elif "shared_fcs" in key or "shared_convs" in key or "mask_head.convs" in key:
             fields["fc"] = int(groups[0]) + 1
         return m.expand(template.format(**fields))
     return ""

@@ -48,6 +48,49 @@ SYNTHETIC_SETS = {
 QUICKSTART_CONFIG = "quickstart/masktrack_R_18_FPN_synthetic.yaml"
 
 
+def prepare_data(cfg, config_file: str = "the config", progress=None):
+    """
+    Generate (or find, when already generated) the synthetic set that ``cfg.DATASETS.TRAIN``
+    names, under $DETECTRON2_DATASETS, and the extra held-out set of the same mode, which it
+    registers as a data set.
+
+    Returns:
+        (data, extra): :func:`generate_synthetic_ytvis`'s dicts; ``extra["dataset_name"]`` is
+        the extra set's registered name. ``progress()`` is called after each set.
+    """
+    from ..data.datasets import register_ytvis_instances
+    from ..data.datasets.builtin import ytvis_builtin_metadata
+    from ..data.synthetic import generate_synthetic_ytvis
+
+    if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
+        raise ValueError("the quickstart trains on a generated set, one of {}; {} has "
+                         "DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS), config_file,
+                                                    cfg.DATASETS.TRAIN))
+    folder, mode, metadata_key, data_seed = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
+    root = os.getenv("DETECTRON2_DATASETS", "datasets")
+    data = generate_synthetic_ytvis(os.path.join(root, folder), seed=data_seed, mode=mode)
+    print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
+    if progress is not None:
+        progress()
+    # The held-out split has only a few crossing videos; a larger generated set (another
+    # seed, so no video is shared with training) makes the tracker comparison stable.
+    extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
+                                     num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
+                                     mode=mode)
+    name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    if name in DatasetCatalog.list():  # an earlier call, maybe under another root
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    register_ytvis_instances(name, ytvis_builtin_metadata(metadata_key),
+                             extra["all_json"], extra["image_root"])
+    extra["dataset_name"] = name
+    if progress is not None:
+        progress()
+    return data, extra
+
+
 def heldout_ap(cfg, model, dataset_name: str, output_folder: str) -> dict:
     """YouTube-VIS segm stats (AP, AP50, ...) of ``model`` on ``dataset_name``."""
     from ..engine import MaskTrackTrainer
@@ -270,9 +313,6 @@ def _run(args, console: StageConsole) -> dict:
     from detectron2.engine import default_argument_parser
     from detectron2.utils.env import seed_all_rng
 
-    from ..data.datasets import register_ytvis_instances
-    from ..data.datasets.builtin import ytvis_builtin_metadata
-    from ..data.synthetic import generate_synthetic_ytvis
     from ..data.build import get_video_dicts
     from ..engine import MaskTrackTrainer, build_cfg, setup_cfg
     from .demo_frame import render_demo
@@ -296,22 +336,8 @@ def _run(args, console: StageConsole) -> dict:
         cfg.defrost()
         cfg.MODEL.WEIGHTS = os.path.join(cfg1.OUTPUT_DIR, "model_final.pth")
         cfg.freeze()
-    if cfg.DATASETS.TRAIN[0] not in SYNTHETIC_SETS:
-        raise ValueError("the quickstart trains on a generated set, one of {}; the config "
-                         "{} has DATASETS.TRAIN {}".format(sorted(SYNTHETIC_SETS),
-                                                           args.config_file, cfg.DATASETS.TRAIN))
-    folder, mode, metadata_key, data_seed = SYNTHETIC_SETS[cfg.DATASETS.TRAIN[0]]
-    root = os.getenv("DETECTRON2_DATASETS", "datasets")
     with console.stage("data", 2, "sets") as bar:
-        data = generate_synthetic_ytvis(os.path.join(root, folder), seed=data_seed, mode=mode)
-        print(f"[quickstart] synthetic data set ({mode} mode): {data['output_dir']}", flush=True)
-        bar.update(1)
-        # The held-out split has only a few crossing videos; a larger generated set (another
-        # seed, so no video is shared with training) makes the tracker comparison stable.
-        extra = generate_synthetic_ytvis(os.path.join(root, folder + "_heldout"),
-                                         num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
-                                         mode=mode)
-        bar.update(1)
+        data, extra = prepare_data(cfg, args.config_file, progress=bar.update)
 
     training_seconds = {}
     if cfg1 is not None:
@@ -362,9 +388,7 @@ def _run(args, console: StageConsole) -> dict:
     val_ids = {v["video_id"] for v in val_videos}
     crossing = [i for i in json.load(open(data["val_json"]))["info"].get("crossing_video_ids", [])
                 if i in val_ids]
-    extra_name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
-    register_ytvis_instances(extra_name, ytvis_builtin_metadata(metadata_key),
-                             extra["all_json"], extra["image_root"])
+    extra_name = extra["dataset_name"]
     with console.stage("ablation", 2, "sets") as bar:
         ablation = tracker_ablation(cfg, trainer.model, cfg.DATASETS.TEST[0], crossing,
                                     cfg.OUTPUT_DIR)
