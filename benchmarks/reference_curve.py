@@ -47,28 +47,28 @@ LOSS_NAMES = {
 }
 
 
-def reference_model(cfg):
+def reference_model(cfg, variant: dict = None):
     """mmdetection's MaskTrackRCNN built to ``cfg``, with mmdetection's initialisation."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import ConfigDict
 
-    from benchlib.mmdet_recipe import reference_model_config, register_recipe_embed_head
+    from benchlib.mmdet_recipe import reference_model_config, register_recipe_modules
 
     register_all_modules()
-    register_recipe_embed_head()
-    model = MODELS.build(ConfigDict(reference_model_config(cfg)))
+    register_recipe_modules()
+    model = MODELS.build(ConfigDict(reference_model_config(cfg, **(variant or {}))))
     model.init_weights()
     return model
 
 
-def build_reference_model(cfg, ours):
+def build_reference_model(cfg, ours, variant: dict = None):
     """mmdetection's MaskTrackRCNN for ``cfg``, holding a copy of ``ours``' weights."""
     import torch
 
     from masktrack_d2.mmdet_import import check_fits, convert_mmdet_state_dict
 
-    model = reference_model(cfg)
+    model = reference_model(cfg, variant)
     # The converter renames the reference's tensors to ours without copying them: writing into
     # the renamed entries writes into the reference model.
     renamed, report = convert_mmdet_state_dict(model.state_dict(keep_vars=True), "<mmdetection>")
@@ -117,7 +117,7 @@ def reference_ap(cfg, model, dataset_name: str, output_folder: str) -> dict:
     return evaluator.evaluate()["segm"]
 
 
-def train_side_by_side(cfg, eval_period: int, log):
+def train_side_by_side(cfg, eval_period: int, log, variant: dict = None):
     import torch
     from detectron2.modeling import build_model
     from detectron2.checkpoint import DetectionCheckpointer
@@ -132,7 +132,7 @@ def train_side_by_side(cfg, eval_period: int, log):
     ours = build_model(cfg)
     if cfg.MODEL.WEIGHTS:
         DetectionCheckpointer(ours).load(cfg.MODEL.WEIGHTS)
-    theirs = build_reference_model(cfg, ours)
+    theirs = build_reference_model(cfg, ours, variant)
     ours.train()
     theirs.train()
     optimizers = {"masktrack_d2": build_optimizer(cfg, ours),
@@ -193,8 +193,11 @@ def run(args):
     from masktrack_d2.quickstart.run import heldout_ap, prepare_data
 
     name = os.path.splitext(os.path.basename(args.config_file))[0]
+    variant = {"joint_backbone_pass": args.joint_backbone_pass,
+               "class_agnostic_rpn": args.class_agnostic_rpn}
+    suffix = "".join("_" + k for k, v in variant.items() if v)
     out = args.output_dir or os.path.join(ROOT, "output", "reference_curve",
-                                          f"{name}_seed{args.seed}")
+                                          f"{name}{suffix}_seed{args.seed}")
     cfg = setup_cfg(default_argument_parser().parse_args(
         ["--config-file", args.config_file, "OUTPUT_DIR", out, "SEED", str(args.seed)]
         + args.opts))
@@ -209,7 +212,7 @@ def run(args):
 
         start = time.time()
         ours, theirs, curve, seconds = train_side_by_side(
-            cfg, args.eval_period or cfg.SOLVER.CHECKPOINT_PERIOD, log)
+            cfg, args.eval_period or cfg.SOLVER.CHECKPOINT_PERIOD, log, variant)
         wall = time.time() - start
     extra_name = extra["dataset_name"]
     final_extra = {
@@ -218,6 +221,7 @@ def run(args):
                                     os.path.join(out, "mmdetection", extra_name)),
     }
     report = {"config": os.path.relpath(args.config_file, ROOT), "seed": args.seed,
+              "reference_variant": variant,
               "weights": cfg.MODEL.WEIGHTS, "curve": curve, "extra_heldout": final_extra,
               "training_seconds": seconds, "wall_seconds": wall,
               "losses_last_100": last_losses(log_path, 100)}
@@ -316,6 +320,13 @@ def main():
     parser.add_argument("--eval-period", type=int, default=0,
                         help="steps between evaluations (default: SOLVER.CHECKPOINT_PERIOD)")
     parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--joint-backbone-pass", action="store_true", help="train the reference "
+                        "with key and reference frames in one backbone pass, as masktrack_d2 "
+                        "does (the reference makes two; it matters only for trainable BatchNorm)")
+    parser.add_argument("--class-agnostic-rpn", action="store_true", help="train the "
+                        "reference's RPN on class-agnostic boxes, as mmdetection's two-stage "
+                        "detectors do (its MaskTrackRCNN passes the class labels, which makes "
+                        "every object not of the first category an RPN negative)")
     parser.add_argument("--collect", nargs="+", default=None,
                         help="summarise these output folders instead of training")
     parser.add_argument("--out-dir", default=RESULTS_DIR)

@@ -101,3 +101,62 @@ def test_copied_reference_model_computes_our_features(tmp_path):
     assert len(theirs_feats) == 5
     for level, theirs_level in zip(("p2", "p3", "p4", "p5", "p6"), theirs_feats):
         torch.testing.assert_close(theirs_level, ours_feats[level], rtol=1e-4, atol=1e-4)
+
+
+def _pair_item(classes, seed=0):
+    """A frame pair with two boxes (and masks) of the given classes on both frames."""
+    from detectron2.structures import BitMasks, Boxes, Instances
+
+    g = torch.Generator().manual_seed(seed)
+    h, w = 192, 320
+    boxes = torch.tensor([[40.0, 30.0, 120.0, 110.0], [180.0, 60.0, 260.0, 150.0]])
+
+    def instances(with_masks):
+        inst = Instances((h, w))
+        inst.gt_boxes = Boxes(boxes.clone())
+        inst.gt_classes = torch.tensor(classes)
+        inst.gt_instance_ids = torch.tensor([1, 2])
+        if with_masks:
+            masks = torch.zeros(2, h, w, dtype=torch.bool)
+            for m, (x0, y0, x1, y1) in zip(masks, boxes.long().tolist()):
+                m[y0:y1, x0:x1] = True
+            inst.gt_masks = BitMasks(masks)
+        return inst
+
+    image = lambda: torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)  # noqa: E731
+    return {"image": image(), "instances": instances(True), "frame_idx": 0,
+            "ref_image": image(), "ref_instances": instances(False), "ref_frame_idx": 1,
+            "height": h, "width": w}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MMDET, reason="mmdetection 3.3 is not installed")
+def test_released_reference_rpn_counts_other_categories_as_background():
+    """With every RPN logit at +10 ("object" everywhere), a sampled anchor costs ~0 where the
+    loss calls it foreground and ~10 where it calls it background. mmdetection 3.3's
+    MaskTrackRCNN calls every anchor background when no box is of category 0; the
+    class-agnostic variant (and masktrack_d2) count the positive anchors as foreground."""
+    from detectron2.utils.events import EventStorage
+    from reference_curve import build_reference_model, loss_values
+
+    from benchlib.mmdet_inputs import training_batch
+
+    cfg = _cfg()
+    batch = [_pair_item([2, 4])]
+    ours = build_model(cfg)
+    for head in (ours.proposal_generator.rpn_head.objectness_logits,):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.constant_(head.bias, 10.0)
+    rpn_cls = {}
+    for name, variant in (("released", None), ("agnostic", {"class_agnostic_rpn": True})):
+        model = build_reference_model(cfg, ours, variant).train()
+        data = model.data_preprocessor(training_batch(batch), True)
+        _, values = loss_values(model.loss(data["inputs"], data["data_samples"]))
+        rpn_cls[name] = values["loss_rpn_cls"]
+    with EventStorage(0):
+        rpn_cls["ours"] = float(ours.train()(batch)["loss_rpn_cls"])
+    background = float(torch.nn.functional.softplus(torch.tensor(10.0)))  # -log(1 - sigmoid(10))
+    assert rpn_cls["released"] == pytest.approx(background, rel=1e-4)
+    # positives (about a tenth of the 64 sampled anchors here) cost nothing
+    assert rpn_cls["agnostic"] < 0.97 * background
+    assert rpn_cls["ours"] < 0.97 * background

@@ -45,7 +45,8 @@ def _norm(name: str):
     return dict(type="GN", num_groups=32, requires_grad=True) if name == "GN" else None
 
 
-def reference_model_config(cfg) -> Dict:
+def reference_model_config(cfg, joint_backbone_pass: bool = False,
+                           class_agnostic_rpn: bool = False) -> Dict:
     """
     The ``model`` dict of an mmdetection ``MaskTrackRCNN`` with the architecture and the train
     and test settings of the masktrack_d2 config ``cfg``: ResNet depth and widths, trainable
@@ -53,6 +54,10 @@ def reference_model_config(cfg) -> Dict:
     mask heads (convs, FCs, GroupNorm, class-agnostic masks), the embedding head (its LayerNorm,
     last ReLU and init through ``RecipeEmbedHead``), test thresholds and the tracker's
     weights. Pixel normalisation is the config's (BGR input, its mean and std).
+
+    ``joint_backbone_pass``, ``class_agnostic_rpn``: the model is ``VariantMaskTrackRCNN``
+    with these options (see :func:`register_recipe_modules`); with neither it is the
+    reference's ``MaskTrackRCNN``.
     """
     check_supported(cfg)
     m = cfg.MODEL
@@ -147,8 +152,10 @@ def reference_model_config(cfg) -> Dict:
             rcnn=dict(score_thr=m.ROI_HEADS.SCORE_THRESH_TEST,
                       nms=dict(type="nms", iou_threshold=m.ROI_HEADS.NMS_THRESH_TEST),
                       max_per_img=cfg.TEST.DETECTIONS_PER_IMAGE, mask_thr_binary=0.5)))
+    variant = {k: v for k, v in (("joint_backbone_pass", joint_backbone_pass),
+                                 ("class_agnostic_rpn", class_agnostic_rpn)) if v}
     return dict(
-        type="MaskTrackRCNN",
+        type="VariantMaskTrackRCNN" if variant else "MaskTrackRCNN", **variant,
         data_preprocessor=dict(
             type="TrackDataPreprocessor", mean=list(m.PIXEL_MEAN), std=list(m.PIXEL_STD),
             bgr_to_rgb=False, pad_mask=True, pad_size_divisor=32),
@@ -175,17 +182,72 @@ def reference_model_config(cfg) -> Dict:
             num_frames_retain=cfg.TEST.TRACKER.NUM_FRAMES_RETAIN))
 
 
-def register_recipe_embed_head() -> None:
-    """Register ``RecipeEmbedHead``: mmdetection's ``RoIEmbedHead`` with the options of
-    masktrack_d2's (a LayerNorm before each ReLU, the last ReLU optional, N(0, 0.01) init),
-    which the reference head lacks. Without them it is the reference head itself."""
+def register_recipe_modules() -> None:
+    """
+    Register two modules in mmdetection's registry:
+
+    - ``RecipeEmbedHead``: mmdetection's ``RoIEmbedHead`` with the options of masktrack_d2's
+      (a LayerNorm before each ReLU, the last ReLU optional, N(0, 0.01) init), which the
+      reference head lacks. Without them it is the reference head itself.
+    - ``VariantMaskTrackRCNN``: the reference ``MaskTrackRCNN`` with two optional changes
+      to its training step, everything else being the reference's own ``loss``:
+      ``joint_backbone_pass`` runs the key and the reference frames through the backbone in
+      one pass, so that trainable BatchNorm normalises over all 2N images as masktrack_d2's
+      does (the reference makes two passes of N; with its frozen BatchNorm the two are the
+      same); ``class_agnostic_rpn`` gives the RPN every ground-truth box as class 0, as
+      mmdetection's own two-stage detectors do. mmdetection 3.3's ``MaskTrackRCNN.loss``
+      passes the key frame's class labels to the RPN unchanged, and its sigmoid objectness
+      loss then counts only objects of the first category as foreground: those of every
+      other category become negatives.
+    """
+    import copy
+
     import torch
     from torch import nn
     from mmdet.models.tracking_heads import RoIEmbedHead
+    from mmdet.models.vis import MaskTrackRCNN
     from mmdet.registry import MODELS
 
     if "RecipeEmbedHead" in MODELS.module_dict:
         return
+
+    @MODELS.register_module()
+    class VariantMaskTrackRCNN(MaskTrackRCNN):
+        def __init__(self, *args, joint_backbone_pass: bool = False,
+                     class_agnostic_rpn: bool = False, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.joint_backbone_pass = joint_backbone_pass
+            self.class_agnostic_rpn = class_agnostic_rpn
+
+        def loss(self, inputs: torch.Tensor, data_samples, **kwargs):
+            # Both variants wrap a step of the reference's own loss for its duration.
+            patched = []
+            if self.joint_backbone_pass:
+                # inputs: (N, 2, C, H, W), key frame first (benchlib/mmdet_inputs.py)
+                n = inputs.shape[0]
+                feats = self.detector.extract_feat(torch.cat([inputs[:, 0], inputs[:, 1]]))
+                passes = [tuple(f[:n] for f in feats), tuple(f[n:] for f in feats)]
+                # the loss asks for the key frames' features first, then the reference's
+                self.detector.extract_feat = lambda imgs: passes.pop(0)
+                patched.append((self.detector, "extract_feat"))
+            if self.class_agnostic_rpn:
+                rpn = self.detector.rpn_head
+                released = rpn.loss_and_predict
+
+                def agnostic(x, samples, **kw):
+                    samples = copy.deepcopy(samples)
+                    for sample in samples:  # as TwoStageDetector.loss does for its RPN
+                        sample.gt_instances.labels = torch.zeros_like(
+                            sample.gt_instances.labels)
+                    return released(x, samples, **kw)
+
+                rpn.loss_and_predict = agnostic
+                patched.append((rpn, "loss_and_predict"))
+            try:
+                return super().loss(inputs, data_samples, **kwargs)
+            finally:
+                for obj, name in patched:
+                    delattr(obj, name)
 
     @MODELS.register_module()
     class RecipeEmbedHead(RoIEmbedHead):
