@@ -11,7 +11,8 @@ inference and tracker and both by this project's YouTube-VIS metric; at the end 
 extra held-out set. What differs is only what each implementation does with a batch: anchor and
 RoI assignment and sampling (random on both sides), loss definitions and normalisation, BatchNorm
 batches (mmdetection runs the key and reference frames through the backbone separately), the
-track head's targets, inference and the tracker.
+track head's targets, inference and the tracker. ``--class-agnostic-rpn`` and
+``--joint-backbone-pass`` train a variant of the reference (benchlib/mmdet_recipe.py says which).
 
 Needs mmdetection 3.3 (docs/mmdet_checkpoints.md: how to install it on a CPU machine):
 
@@ -34,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib.env import RESULTS_DIR, ROOT  # noqa: E402
 from benchlib.report import md_table, save_plot  # noqa: E402
+from masktrack_d2.utils.file_io import atomic_write  # noqa: E402
 
 SIDES = ("masktrack_d2", "mmdetection")
 #: the same quantity under each side's loss names
@@ -63,7 +65,8 @@ def reference_model(cfg, variant: dict = None):
 
 
 def build_reference_model(cfg, ours, variant: dict = None):
-    """mmdetection's MaskTrackRCNN for ``cfg``, holding a copy of ``ours``' weights."""
+    """mmdetection's MaskTrackRCNN for ``cfg`` (``variant``: keyword options of
+    :func:`reference_model_config`), holding a copy of masktrack_d2 model ``ours``' weights."""
     import torch
 
     from masktrack_d2.mmdet_import import check_fits, convert_mmdet_state_dict
@@ -74,11 +77,11 @@ def build_reference_model(cfg, ours, variant: dict = None):
     renamed, report = convert_mmdet_state_dict(model.state_dict(keep_vars=True), "<mmdetection>")
     if report.leftover:
         raise RuntimeError(f"reference tensors with no masktrack_d2 counterpart: {report.leftover}")
-    theirs = {k: v for k, v in ours.state_dict().items() if not k.endswith("num_batches_tracked")}
-    check_fits(renamed, {k: v.shape for k, v in theirs.items()}, "<mmdetection>")
+    source = {k: v for k, v in ours.state_dict().items() if not k.endswith("num_batches_tracked")}
+    check_fits(renamed, {k: v.shape for k, v in source.items()}, "<mmdetection>")
     with torch.no_grad():
         for key, tensor in renamed.items():
-            tensor.copy_(theirs[key])
+            tensor.copy_(source[key])
     return model
 
 
@@ -156,33 +159,32 @@ def train_side_by_side(cfg, eval_period: int, log, variant: dict = None):
         curve.append(point)
 
     it = 0
-    storage = EventStorage(0).__enter__()  # detectron2's heads log into it while training
-    for batch in build_train_loader(cfg):
-        storage.iter = it
-        row = {"iteration": it}
-        for side, model in (("masktrack_d2", ours), ("mmdetection", theirs)):
-            start = time.perf_counter()
-            if side == "masktrack_d2":
-                losses = model(batch)
-            else:
-                data = model.data_preprocessor(training_batch(batch), True)
-                losses = model.loss(data["inputs"], data["data_samples"])
-            total, values = loss_values(losses)
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"{side}: non-finite loss at step {it}: {values}")
-            optimizers[side].zero_grad()
-            total.backward()
-            optimizers[side].step()
-            schedulers[side].step()
-            seconds[side] += time.perf_counter() - start
-            row[side] = values
-        log(row)
-        it += 1
-        if it % eval_period == 0 or it == cfg.SOLVER.MAX_ITER:
-            evaluate(it)
-        if it >= cfg.SOLVER.MAX_ITER:
-            break
-    storage.__exit__(None, None, None)
+    with EventStorage(0) as storage:  # detectron2's heads log into it while training
+        for batch in build_train_loader(cfg):
+            storage.iter = it
+            row = {"iteration": it}
+            for side, model in (("masktrack_d2", ours), ("mmdetection", theirs)):
+                start = time.perf_counter()
+                if side == "masktrack_d2":
+                    losses = model(batch)
+                else:
+                    data = model.data_preprocessor(training_batch(batch), True)
+                    losses = model.loss(data["inputs"], data["data_samples"])
+                total, values = loss_values(losses)
+                if not torch.isfinite(total):
+                    raise FloatingPointError(f"{side}: non-finite loss at step {it}: {values}")
+                optimizers[side].zero_grad()
+                total.backward()
+                optimizers[side].step()
+                schedulers[side].step()
+                seconds[side] += time.perf_counter() - start
+                row[side] = values
+            log(row)
+            it += 1
+            if it % eval_period == 0 or it == cfg.SOLVER.MAX_ITER:
+                evaluate(it)
+            if it >= cfg.SOLVER.MAX_ITER:
+                break
     return ours, theirs, curve, seconds
 
 
@@ -225,7 +227,7 @@ def run(args):
               "weights": cfg.MODEL.WEIGHTS, "curve": curve, "extra_heldout": final_extra,
               "training_seconds": seconds, "wall_seconds": wall,
               "losses_last_100": last_losses(log_path, 100)}
-    with open(os.path.join(out, "report.json"), "w") as f:
+    with atomic_write(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
     print(json.dumps({k: report[k] for k in ("extra_heldout", "training_seconds")}, indent=1))
     return report
@@ -242,6 +244,11 @@ def last_losses(log_path: str, window: int):
     return out
 
 
+def _reference_label(report) -> str:
+    variant = [k.replace("_", " ") for k, v in (report.get("reference_variant") or {}).items() if v]
+    return "mmdetection" + (f" ({', '.join(variant)})" if variant else "")
+
+
 def collect(folders, out_dir: str):
     runs = {}
     for folder in sorted(folders):
@@ -250,17 +257,31 @@ def collect(folders, out_dir: str):
             runs[os.path.basename(folder.rstrip("/"))] = json.load(open(path))
     if not runs:
         raise SystemExit(f"no report.json in {folders}")
-    steps = [p["iteration"] for p in next(iter(runs.values()))["curve"]]
-    rows = []
+    lines = ["# masktrack_d2 and mmdetection 3.3 trained side by side", "",
+             "Per run: the same starting weights, batches, optimiser and schedule for both; "
+             "held-out AP (the 6-video split) of each side's own tracks by this project's "
+             "metric, every evaluation period, and at the end on the 48-video extra held-out "
+             "set. Training seconds: each side's own steps, in-process. "
+             "`benchmarks/reference_curve.py`; docs/reference_side_by_side.md.", ""]
+    by_config = {}
     for name, r in runs.items():
-        for side in SIDES:
-            rows.append([name, side]
-                        + [f"{p[side]['AP']:.1f}" for p in r["curve"]]
-                        + [f"{r['curve'][-1][side]['AP50']:.1f}",
-                           f"{r['extra_heldout'][side]['AP']:.1f}",
-                           f"{r['training_seconds'][side]:.0f}"])
-    table = md_table(["run", "implementation"] + [f"AP @ {s}" for s in steps]
-                     + ["AP50 (last)", "AP extra set", "training s"], rows)
+        by_config.setdefault(r["config"], {})[name] = r
+    for config, group in by_config.items():
+        steps = [p["iteration"] for p in next(iter(group.values()))["curve"]]
+        rows = []
+        for name, r in group.items():
+            for side in SIDES:
+                label = side if side == "masktrack_d2" else _reference_label(r)
+                rows.append([f"seed {r['seed']}", label]
+                            + [f"{p[side]['AP']:.1f}" for p in r["curve"]]
+                            + [f"{r['curve'][-1][side]['AP50']:.1f}",
+                               f"{r['extra_heldout'][side]['AP']:.1f}",
+                               f"{r['training_seconds'][side]:.0f}"])
+        start = f" (from {next(iter(group.values()))['weights']})" \
+            if next(iter(group.values()))["weights"] else " (from scratch)"
+        lines += [f"## {config}{start}", "",
+                  md_table(["run", "implementation"] + [f"AP @ {s}" for s in steps]
+                           + ["AP50 (last)", "AP extra set", "training s"], rows), ""]
     loss_rows = []
     for name, r in runs.items():
         for label, (ours_key, ref_key) in LOSS_NAMES.items():
@@ -268,31 +289,34 @@ def collect(folders, out_dir: str):
             b = r["losses_last_100"]["mmdetection"].get(ref_key)
             if a is not None and b is not None:
                 loss_rows.append([name, label, f"{a:.3f}", f"{b:.3f}"])
-    losses = md_table(["run", "loss (mean of the last 100 steps)", "masktrack_d2",
-                       "mmdetection"], loss_rows)
-    first = next(iter(runs.values()))
-    lines = [f"# masktrack_d2 and mmdetection 3.3 trained side by side ({first['config']})", "",
-             "Same starting weights, same batches, same optimiser and schedule; held-out AP "
-             "(the 6-video split) by this project's metric on each side's own tracks. "
-             "`benchmarks/reference_curve.py`.", "", table, "", losses, ""]
+    lines += ["## Training losses, mean of the last 100 steps", "",
+              md_table(["run", "loss", "masktrack_d2", "mmdetection"], loss_rows), ""]
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "reference_curve.md"), "w") as f:
+    with atomic_write(os.path.join(out_dir, "reference_curve.md"), "w") as f:
         f.write("\n".join(lines))
-    with open(os.path.join(out_dir, "reference_curve.json"), "w") as f:
+    with atomic_write(os.path.join(out_dir, "reference_curve.json"), "w") as f:
         json.dump(runs, f, indent=2)
 
-    def draw(ax):
-        for i, (name, r) in enumerate(runs.items()):
-            for side, style in zip(SIDES, ("o-", "s--")):
+    def draw(fig, ax):
+        ax.remove()
+        axes = fig.subplots(1, len(by_config), squeeze=False)[0]
+        for ax, (config, group) in zip(axes, by_config.items()):
+            for i, (name, r) in enumerate(group.items()):
                 xs = [p["iteration"] for p in r["curve"]]
-                ax.plot(xs, [p[side]["AP"] for p in r["curve"]], style, color=f"C{i}",
-                        label=f"{side} ({name})")
-        ax.set_xlabel("training steps")
-        ax.set_ylabel("held-out AP")
-        ax.set_ylim(0, None)
-        ax.legend(fontsize=7)
+                reference = _reference_label(r)
+                # one colour per run: ours solid, the reference it trained beside dashed
+                for side, style, label in (("masktrack_d2", "o-", f"masktrack_d2 beside {reference}"),
+                                           ("mmdetection", "s--", reference)):
+                    ax.plot(xs, [p[side]["AP"] for p in r["curve"]], style, color=f"C{i}",
+                            label=f"{label}, seed {r['seed']}")
+            ax.set_title(os.path.basename(config), fontsize=8)
+            ax.set_xlabel("training steps")
+            ax.set_ylabel("held-out AP")
+            ax.set_ylim(0, None)
+            ax.legend(fontsize=6)
 
-    save_plot(os.path.join(ROOT, "docs", "reference_curve.png"), draw)
+    save_plot(os.path.join(ROOT, "docs", "reference_curve.png"), draw,
+              figsize=(5 * len(by_config), 4))
     print("\n".join(lines))
 
 
@@ -301,7 +325,6 @@ def write_layout(config_file: str, path: str):
     from detectron2.engine import default_argument_parser
 
     from masktrack_d2.engine import build_cfg
-    from masktrack_d2.utils.file_io import atomic_write
 
     cfg, _ = build_cfg(default_argument_parser().parse_args(["--config-file", config_file]),
                        training=False)
