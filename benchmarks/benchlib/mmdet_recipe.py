@@ -40,6 +40,16 @@ def check_supported(cfg) -> None:
                          f"{cfg.MODEL.ANCHOR_GENERATOR.SIZES}")
 
 
+def _assigner(pos: float, neg: float, min_pos: float) -> Dict:
+    return dict(type="MaxIoUAssigner", pos_iou_thr=pos, neg_iou_thr=neg, min_pos_iou=min_pos,
+                match_low_quality=True, ignore_iof_thr=-1)
+
+
+def _sampler(num: int, positive_fraction: float, add_gt: bool) -> Dict:
+    return dict(type="RandomSampler", num=num, pos_fraction=positive_fraction, neg_pos_ub=-1,
+                add_gt_as_proposals=add_gt)
+
+
 def _norm(name: str):
     # detectron2's "GN" is GroupNorm with 32 groups
     return dict(type="GN", num_groups=32, requires_grad=True) if name == "GN" else None
@@ -129,23 +139,15 @@ def reference_model_config(cfg, joint_backbone_pass: bool = False,
                 loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0))),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(type="MaxIoUAssigner", pos_iou_thr=m.RPN.IOU_THRESHOLDS[1],
-                              neg_iou_thr=m.RPN.IOU_THRESHOLDS[0],
-                              min_pos_iou=m.RPN.IOU_THRESHOLDS[0], match_low_quality=True,
-                              ignore_iof_thr=-1),
-                sampler=dict(type="RandomSampler", num=m.RPN.BATCH_SIZE_PER_IMAGE,
-                             pos_fraction=m.RPN.POSITIVE_FRACTION, neg_pos_ub=-1,
-                             add_gt_as_proposals=False),
+                assigner=_assigner(m.RPN.IOU_THRESHOLDS[1], m.RPN.IOU_THRESHOLDS[0],
+                                   m.RPN.IOU_THRESHOLDS[0]),
+                sampler=_sampler(m.RPN.BATCH_SIZE_PER_IMAGE, m.RPN.POSITIVE_FRACTION, False),
                 allowed_border=-1, pos_weight=-1, debug=False),
             rpn_proposal=rpn_proposals(True),
             rcnn=dict(
-                assigner=dict(type="MaxIoUAssigner", pos_iou_thr=m.ROI_HEADS.IOU_THRESHOLDS[0],
-                              neg_iou_thr=m.ROI_HEADS.IOU_THRESHOLDS[0],
-                              min_pos_iou=m.ROI_HEADS.IOU_THRESHOLDS[0], match_low_quality=True,
-                              ignore_iof_thr=-1),
-                sampler=dict(type="RandomSampler", num=m.ROI_HEADS.BATCH_SIZE_PER_IMAGE,
-                             pos_fraction=m.ROI_HEADS.POSITIVE_FRACTION, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
+                assigner=_assigner(*[m.ROI_HEADS.IOU_THRESHOLDS[0]] * 3),
+                sampler=_sampler(m.ROI_HEADS.BATCH_SIZE_PER_IMAGE,
+                                 m.ROI_HEADS.POSITIVE_FRACTION, True),
                 mask_size=mask.POOLER_RESOLUTION * 2, pos_weight=-1, debug=False)),
         test_cfg=dict(
             rpn=rpn_proposals(False),
@@ -169,12 +171,9 @@ def reference_model_config(cfg, joint_backbone_pass: bool = False,
                 layer_norm=track.NORM == "LN", normal_init=track.INIT == "normal",
                 loss_match=dict(type="mmdet.CrossEntropyLoss", use_sigmoid=False,
                                 loss_weight=track.LOSS_WEIGHT)),
-            train_cfg=dict(
-                assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.5, neg_iou_thr=0.5,
-                              min_pos_iou=0.5, match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type="RandomSampler", num=128, pos_fraction=0.25, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
-                pos_weight=-1, debug=False)),
+            # the reference's own track-head sampling (masktrack_d2's SEPARATE_SAMPLING default)
+            train_cfg=dict(assigner=_assigner(0.5, 0.5, 0.5), sampler=_sampler(128, 0.25, True),
+                           pos_weight=-1, debug=False)),
         tracker=dict(
             type="MaskTrackRCNNTracker",
             match_weights=dict(zip(("det_score", "iou", "det_label"),
