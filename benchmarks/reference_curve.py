@@ -313,10 +313,10 @@ def collect(folders, out_dir: str):
             ax.set_xlabel("training steps")
             ax.set_ylabel("held-out AP")
             ax.set_ylim(0, None)
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16))
 
     save_plot(os.path.join(ROOT, "docs", "reference_curve.png"), draw,
-              figsize=(5 * len(by_config), 4))
+              figsize=(5 * len(by_config), 5.5))
     print("\n".join(lines))
 
 
