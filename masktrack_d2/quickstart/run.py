@@ -58,6 +58,8 @@ def prepare_data(cfg, config_file: str = "the config", progress=None):
         (data, extra): :func:`generate_synthetic_ytvis`'s dicts; ``extra["dataset_name"]`` is
         the extra set's registered name. ``progress()`` is called after each set.
     """
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
     from ..data.datasets import register_ytvis_instances
     from ..data.datasets.builtin import ytvis_builtin_metadata
     from ..data.synthetic import generate_synthetic_ytvis
@@ -78,8 +80,6 @@ def prepare_data(cfg, config_file: str = "the config", progress=None):
                                      num_videos=EXTRA_HELDOUT_VIDEOS, seed=EXTRA_HELDOUT_SEED,
                                      mode=mode)
     name = EXTRA_HELDOUT_NAME if mode == "default" else EXTRA_HELDOUT_NAME + "_" + mode
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
     if name in DatasetCatalog.list():  # an earlier call, maybe under another root
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
