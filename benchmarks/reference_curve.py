@@ -150,9 +150,9 @@ def train_side_by_side(cfg, eval_period: int, log, variant: dict = None):
         for side, fn, model in (("masktrack_d2", heldout_ap, ours),
                                 ("mmdetection", reference_ap, theirs)):
             folder = os.path.join(cfg.OUTPUT_DIR, side, f"iter_{it:06d}")
-            point[side] = fn(cfg, model, test_name, folder)
-            torch.save(model.state_dict(), os.path.join(cfg.OUTPUT_DIR, side, "model_final.pth"))
-        ours.train()
+            point[side] = fn(cfg, model, test_name, folder)  # each leaves its model training
+            with atomic_write(os.path.join(cfg.OUTPUT_DIR, side, "model_final.pth"), "wb") as f:
+                torch.save(model.state_dict(), f)
         log({"eval": point})
         print(f"[reference_curve] step {it}: held-out AP ours {point['masktrack_d2']['AP']:.1f}"
               f", reference {point['mmdetection']['AP']:.1f}", flush=True)
